@@ -1,0 +1,59 @@
+"""Errors a person can act on: each one names the file, line, column and field at fault."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, order=True)
+class Mark:
+    """A place in a source: a file with a 1-based line and column, or a command-line argument (line 0)."""
+
+    source: str
+    line: int = 0
+    col: int = 0
+
+    def __str__(self) -> str:
+        return f"{self.source}:{self.line}:{self.col}" if self.line else self.source
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    """One problem in a spec: where it is, which dotted field, and what to do about it."""
+
+    mark: Mark
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.mark}: {self.field}: {self.message}" if self.field else f"{self.mark}: {self.message}"
+
+
+class NetspecError(Exception):
+    """Base class of every error netspec reports to a person (exit code 1, no traceback)."""
+
+
+class SpecError(NetspecError):
+    """A spec failed to load or validate; carries every problem found, in source order."""
+
+    def __init__(self, diagnostics: Iterable[Diagnostic]) -> None:
+        self.diagnostics = sorted(set(diagnostics), key=lambda d: (d.mark, d.field, d.message))
+        super().__init__("\n".join(str(d) for d in self.diagnostics))
+
+    @classmethod
+    def at(cls, mark: Mark, field: str, message: str) -> SpecError:
+        return cls([Diagnostic(mark, field, message)])
+
+
+def did_you_mean(word: str, choices: Sequence[str]) -> str:
+    """'; did you mean 'x'?' for the closest choice, or '' when nothing is close."""
+    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
+    return f"; did you mean '{close[0]}'?" if close else ""
+
+
+def quote_choices(choices: Sequence[str]) -> str:
+    """'a', 'b' or 'c'."""
+    quoted = [f"'{c}'" for c in choices]
+    return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " or " + quoted[-1]

@@ -1,0 +1,222 @@
+"""YAML spec files to validated Specs: `extends`, `--set` and errors at file:line:col."""
+
+from __future__ import annotations
+
+import difflib
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from netspec import sources
+from netspec.errors import Diagnostic, Mark, SpecError
+from netspec.messages import Loc, describe, diagnostics, walk_paths
+from netspec.spec import Spec
+
+NOT_INHERITED = ("name", "description")  # they describe one file, not the network it extends
+
+
+@dataclass
+class Document:
+    """A spec's raw data and where each key and value was written."""
+
+    data: dict[str, Any]
+    keys: dict[Loc, Mark] = field(default_factory=dict)
+    values: dict[Loc, Mark] = field(default_factory=dict)
+
+    def locate(self, loc: Loc, at_key: bool = False) -> Mark:
+        """The mark of `loc`, or of its nearest enclosing value when `loc` itself was not written."""
+        if at_key and loc in self.keys:
+            return self.keys[loc]
+        for end in range(len(loc), -1, -1):
+            if loc[:end] in self.values:
+                return self.values[loc[:end]]
+        return Mark("<spec>")
+
+
+def load_spec(
+    ref: str | os.PathLike[str], sets: Sequence[str] = (), overrides: Mapping[str, Any] | None = None
+) -> Spec:
+    """Load, merge and validate a spec file or builtin name; raise SpecError listing every problem."""
+    doc = load_document(ref)
+    if overrides:
+        doc = merge(doc, _from_mapping(dict(overrides), Mark("keyword overrides")))
+    for assignment in sets:
+        apply_set(doc, assignment)
+    return validate(doc)
+
+
+def validate(doc: Document) -> Spec:
+    try:
+        return Spec.model_validate(doc.data)
+    except ValidationError as exc:
+        raise SpecError(diagnostics(exc, Spec, doc.locate)) from None
+
+
+def load_document(ref: str | os.PathLike[str], _chain: tuple[Path, ...] = (), _mark: Mark | None = None) -> Document:
+    """Read a spec file and everything it `extends`, deep-merged (lists replace whole)."""
+    path = sources.resolve(ref, _chain[-1].parent if _chain else None, _mark)
+    doc = read_document(path.read_bytes(), sources.display(path))
+    own = {k: doc.data[k] for k in NOT_INHERITED if k in doc.data}
+    own.setdefault("name", path.stem)
+    base_ref = doc.data.pop("extends", None)
+    if base_ref is not None:
+        doc = _extend(doc, base_ref, (*_chain, path.resolve()))
+    for key in NOT_INHERITED:
+        doc.data.pop(key, None)
+    doc.data.update(own)
+    return doc
+
+
+def _extend(doc: Document, base_ref: Any, chain: tuple[Path, ...]) -> Document:
+    mark = doc.values[("extends",)]
+    if not isinstance(base_ref, str):
+        raise SpecError.at(
+            mark, "extends", f"expected a builtin spec name or a relative path, got {describe(base_ref)}"
+        )
+    base_path = sources.resolve(base_ref, chain[-1].parent, mark).resolve()
+    if base_path in chain:
+        cycle = " -> ".join(sources.display(p) for p in (*chain[chain.index(base_path) :], base_path))
+        raise SpecError.at(mark, "extends", f"extends cycle: {cycle}")
+    base = load_document(base_path, chain, mark)
+    return merge(base, doc)
+
+
+def read_document(raw: bytes, source: str) -> Document:
+    """Parse one YAML document with the safe loader, recording the mark of every key and value."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise SpecError.at(Mark(source, 1, 1), "", f"not UTF-8 text (byte {exc.start})") from None
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            raise SpecError.at(Mark(source, 1, 1), "", "empty document; a spec needs at least 'netspec: 1' and stages")
+        doc = Document({})
+        problems: list[Diagnostic] = []
+        data = _construct(node, (), doc, loader, source, problems)
+    except yaml.MarkedYAMLError as exc:
+        where = exc.problem_mark or exc.context_mark
+        line, col = (where.line + 1, where.column + 1) if where else (1, 1)
+        raise SpecError.at(Mark(source, line, col), "", f"invalid YAML: {exc.problem or exc.context}") from None
+    finally:
+        loader.dispose()
+    if not isinstance(data, dict):
+        message = f"a spec must be a mapping of fields (netspec, name, stages, ...), got {describe(data)}"
+        raise SpecError.at(doc.values[()], "", message)
+    if problems:
+        raise SpecError(problems)
+    if "netspec" not in data and not difflib.get_close_matches("netspec", list(data), cutoff=0.6):
+        raise SpecError.at(doc.values[()], "netspec", "missing format version: add 'netspec: 1' as the first line")
+    doc.data = data
+    return doc
+
+
+def _mark(node: yaml.Node, source: str) -> Mark:
+    return Mark(source, node.start_mark.line + 1, node.start_mark.column + 1)
+
+
+def _construct(
+    node: yaml.Node, path: Loc, doc: Document, loader: yaml.SafeLoader, source: str, problems: list[Diagnostic]
+) -> Any:
+    doc.values[path] = _mark(node, source)
+    if isinstance(node, yaml.SequenceNode):
+        return [_construct(item, (*path, i), doc, loader, source, problems) for i, item in enumerate(node.value)]
+    if not isinstance(node, yaml.MappingNode):
+        return loader.construct_object(node, deep=True)
+    result: dict[str, Any] = {}
+    for key_node, value_node in node.value:
+        key = str(key_node.value) if isinstance(key_node, yaml.ScalarNode) else "<complex key>"
+        if key in result:
+            first = doc.keys[(*path, key)]
+            message = f"duplicate key '{key}' (first set on line {first.line})"
+            problems.append(Diagnostic(_mark(key_node, source), ".".join(map(str, (*path, key))), message))
+            continue
+        doc.keys[(*path, key)] = _mark(key_node, source)
+        result[key] = _construct(value_node, (*path, key), doc, loader, source, problems)
+    return result
+
+
+def merge(base: Document, over: Document) -> Document:
+    """`over` deep-merged onto `base`: mappings merge key by key, anything else replaces whole."""
+    data = _deep_merge(base.data, over.data)
+    replaced = {loc for loc in over.values if loc and not isinstance(_get(over.data, loc), dict)}
+
+    def kept(loc: Loc) -> bool:
+        return not any(loc[:end] in replaced for end in range(1, len(loc) + 1))
+
+    keys = {loc: m for loc, m in base.keys.items() if kept(loc)} | over.keys
+    values = {loc: m for loc, m in base.values.items() if kept(loc)} | over.values
+    return Document(data, keys, values)
+
+
+def _deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in over.items():
+        both = isinstance(value, dict) and isinstance(out.get(key), dict)
+        out[key] = _deep_merge(out[key], value) if both else value
+    return out
+
+
+def _get(data: Any, loc: Loc) -> Any:
+    for part in loc:
+        data = data[part]
+    return data
+
+
+def _from_mapping(data: dict[str, Any], mark: Mark) -> Document:
+    paths = list(walk_paths(data))
+    return Document(data, dict.fromkeys(paths, mark), dict.fromkeys(paths, mark))
+
+
+def apply_set(doc: Document, assignment: str) -> None:
+    """Apply one `--set dotted.path=value` (the value read as YAML) to the raw data, in place."""
+    mark = Mark(f"--set {assignment}")
+    dotted, eq, text = assignment.partition("=")
+    if not eq or not dotted:
+        raise SpecError.at(mark, "", "expected dotted.path=value, for example stages.2.depth=23")
+    try:
+        value = yaml.safe_load(text)
+    except yaml.YAMLError:
+        raise SpecError.at(mark, dotted, f"the value '{text}' is not valid YAML") from None
+    loc: Loc = tuple(int(p) if p.isdigit() else p for p in dotted.split("."))
+    container, key = _container_for(doc.data, loc, mark)
+    container[key] = value
+    for inner in walk_paths(value, loc):
+        doc.keys[inner] = doc.values[inner] = mark
+    for stale in [k for k in doc.values if k[: len(loc)] == loc and k not in set(walk_paths(value, loc))]:
+        doc.values.pop(stale)
+        doc.keys.pop(stale, None)
+
+
+def _container_for(data: dict[str, Any], loc: Loc, mark: Mark) -> tuple[Any, str | int]:
+    """The dict or list that holds `loc`'s last part, and its key; missing mappings on the way are created."""
+    container: Any = data
+    for depth, part in enumerate(loc):
+        where = ".".join(map(str, loc[: depth + 1]))
+        if isinstance(container, list):
+            if not isinstance(part, int):
+                raise SpecError.at(mark, where, f"{_parent(loc, depth)} is a list: use an index, not '{part}'")
+            if part >= len(container):
+                count = f"{len(container)} item{'s' if len(container) != 1 else ''}"
+                raise SpecError.at(mark, where, f"index {part} is out of range: {_parent(loc, depth)} has {count}")
+        elif isinstance(container, dict):
+            if isinstance(part, int):
+                part = str(part)
+            if depth < len(loc) - 1 and part not in container:
+                container[part] = {}
+        else:
+            raise SpecError.at(mark, where, f"{_parent(loc, depth)} is {describe(container)}, not a mapping or list")
+        if depth == len(loc) - 1:
+            return container, part
+        container = container[part]
+    raise AssertionError("unreachable: loc is never empty")
+
+
+def _parent(loc: Loc, depth: int) -> str:
+    return ".".join(map(str, loc[:depth])) or "the spec"

@@ -1,0 +1,140 @@
+"""Pydantic's validation errors, rewritten as one-line messages at the place in the file they concern."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator, Mapping
+from inspect import isclass
+from typing import Any, get_args
+
+from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
+
+from netspec.errors import Diagnostic, Mark, did_you_mean, quote_choices
+
+Loc = tuple[str | int, ...]
+Locate = Callable[[Loc, bool], Mark]  # (path, at the key rather than the value) -> mark
+
+_KINDS = {
+    "int_type": "an integer",
+    "float_type": "a number",
+    "bool_type": "true or false",
+    "string_type": "a string",
+    "tuple_type": "a list",
+    "list_type": "a list",
+    "model_type": "a mapping",
+    "model_attributes_type": "a mapping",
+    "dict_type": "a mapping",
+}
+_BOUNDS = {"greater_than_equal": ("ge", "at least"), "greater_than": ("gt", "greater than")}
+_BOUNDS |= {"less_than_equal": ("le", "at most"), "less_than": ("lt", "less than")}
+
+
+def diagnostics(error: ValidationError, model: type[BaseModel], locate: Locate) -> list[Diagnostic]:
+    """One diagnostic per problem in `error`, placed with `locate`."""
+    details = error.errors(include_url=False)
+    suggested = _suggested_fields(details, model)
+    found: list[Diagnostic] = []
+    for err in details:
+        loc = tuple(err["loc"])
+        if err["type"] == "spec_problems":
+            found += (_problem(path, message, locate) for path, message in err["ctx"]["problems"])
+        elif not (err["type"] == "missing" and loc in suggested):
+            at_key = err["type"] == "extra_forbidden"
+            found.append(Diagnostic(locate(loc, at_key), _dotted(loc), _message(err, model)))
+    return found
+
+
+def _problem(path: str, message: str, locate: Locate) -> Diagnostic:
+    loc = tuple(int(p) if p.isdigit() else p for p in path.split("."))
+    return Diagnostic(locate(loc, False), path, message)
+
+
+def _dotted(loc: Loc) -> str:
+    return ".".join(str(part) for part in loc)
+
+
+def _message(err: ErrorDetails, model: type[BaseModel]) -> str:
+    kind, value, ctx = err["type"], err.get("input"), err.get("ctx", {})
+    if kind == "extra_forbidden":
+        return _unknown_field(str(err["loc"][-1]), _fields_at(model, tuple(err["loc"][:-1])))
+    if kind == "missing":
+        return "missing required field"
+    if kind == "literal_error":
+        choices = re.findall(r"'([^']*)'", ctx["expected"]) or [ctx["expected"]]
+        hint = did_you_mean(value, choices) if isinstance(value, str) else ""
+        return f"expected {quote_choices(choices)}, got {describe(value)}{hint}"
+    if kind in _KINDS:
+        return f"expected {_KINDS[kind]}, got {describe(value)}"
+    if kind in _BOUNDS:
+        key, words = _BOUNDS[kind]
+        return f"must be {words} {ctx[key]}, got {describe(value)}"
+    if kind == "too_short":
+        return f"needs at least {ctx['min_length']} item{'s' if ctx['min_length'] != 1 else ''}"
+    return err["msg"]
+
+
+def _unknown_field(name: str, known: list[str]) -> str:
+    hint = did_you_mean(name, known)
+    return f"unknown field '{name}'{hint}" if hint else f"unknown field '{name}'; known fields: {', '.join(known)}"
+
+
+def _suggested_fields(details: list[ErrorDetails], model: type[BaseModel]) -> set[Loc]:
+    """Missing fields that a 'did you mean' already points at: reporting them again is noise."""
+    out: set[Loc] = set()
+    for err in details:
+        if err["type"] == "extra_forbidden":
+            parent = tuple(err["loc"][:-1])
+            hint = did_you_mean(str(err["loc"][-1]), _fields_at(model, parent))
+            if hint:
+                out.add((*parent, hint.split("'")[1]))
+    return out
+
+
+def _fields_at(model: type[BaseModel], loc: Loc) -> list[str]:
+    """Field names of the model that validates the mapping at `loc`."""
+    current: type[BaseModel] | None = model
+    for part in loc:
+        if current is None:
+            return []
+        if isinstance(part, str):
+            field = current.model_fields.get(part)
+            current = _model_in(field.annotation) if field is not None else None
+    return list(current.model_fields) if current is not None else []
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    """The pydantic model inside an annotation such as `tuple[Stage, ...] | None`."""
+    if isclass(annotation) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in get_args(annotation):
+        found = _model_in(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def describe(value: Any) -> str:
+    """A YAML reader's name for a value: "the string '3'", "true", "a list"."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "null (an empty value)"
+    if isinstance(value, str):
+        return f"the string '{value}'" if len(value) <= 40 else f"a {len(value)}-character string"
+    if isinstance(value, int | float):
+        return f"{'the integer' if isinstance(value, int) else 'the number'} {value!r}"
+    if isinstance(value, Mapping):
+        return "a mapping"
+    return "a list" if isinstance(value, list | tuple) else type(value).__name__
+
+
+def walk_paths(value: Any, path: Loc = ()) -> Iterator[Loc]:
+    """Every path inside a nested structure of dicts and lists, the root included."""
+    yield path
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            yield from walk_paths(item, (*path, str(key)))
+    elif isinstance(value, list | tuple):
+        for i, item in enumerate(value):
+            yield from walk_paths(item, (*path, i))

@@ -1,0 +1,234 @@
+"""The spec language, version 1: pydantic models only (no torch, no file I/O)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, GetJsonSchemaHandler, field_validator, model_validator
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema, PydanticCustomError
+
+from netspec.checks import problems
+from netspec.errors import did_you_mean
+from netspec.registry import block_names, block_type
+
+SUPPORTED_VERSIONS = (1,)
+
+Activation = Literal[
+    "relu", "relu6", "leaky_relu", "elu", "selu", "gelu", "gelu_tanh", "silu", "mish", "hardswish", "tanh", "identity"
+]
+Norm = Literal["batch", "group", "frozen_batch", "none"]
+Order = Literal["post", "pre"]
+StrideAt = Literal["3x3", "1x1"]
+Shortcut = Literal["A", "B", "C", "D"]
+Attention = Literal["none", "se"]
+StemPreset = Literal["imagenet", "cifar", "deep", "deep_tiered"]
+Pool = Literal["max", "avg", "none"]
+STEM_PRESETS: tuple[str, ...] = StemPreset.__args__  # type: ignore[attr-defined]
+
+Positive = Annotated[int, Field(ge=1)]
+NonNegative = Annotated[int, Field(ge=0)]
+Rate = Annotated[float, Field(ge=0.0, lt=1.0)]
+
+
+def _listed(description: str, **kwargs: Any) -> Any:
+    """A field holding a YAML list: lax about list vs tuple, strict about the items."""
+    return Field(strict=False, description=description, **kwargs)
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
+
+
+class Input(_Model):
+    """The input images: used for shapes and MACs, and for the stem's input channels."""
+
+    channels: Positive = Field(3, description="input channels (3 for RGB)")
+    size: Positive = Field(224, description="nominal square image size, for shapes and MACs in summaries")
+
+
+class StemConv(_Model):
+    """One conv of an explicit stem; each is followed by norm and activation."""
+
+    width: Positive = Field(description="output channels")
+    kernel: Positive = Field(3, description="square kernel size (odd); padding is kernel // 2")
+    stride: Positive = Field(1, description="stride")
+    bias: bool = Field(False, description="give the conv a bias")
+
+    @field_validator("kernel")
+    @classmethod
+    def _odd(cls, kernel: int) -> int:
+        if kernel % 2 == 0:
+            raise PydanticCustomError("even_kernel", "kernel must be odd so that padding keeps the input centred")
+        return kernel
+
+
+class Stem(_Model):
+    """The stem: a preset name, {preset, width, ...}, or an explicit list of convs and a pool."""
+
+    preset: StemPreset | None = Field(None, description="imagenet, cifar, deep or deep_tiered (the default: imagenet)")
+    width: Positive | None = Field(None, description="output channels of a preset stem (default 64)")
+    convs: tuple[StemConv, ...] | None = _listed("explicit convs, instead of a preset", min_length=1, default=None)
+    pool: Pool | None = Field(None, description="pool after the convs (default: max, but none for cifar)")
+    norm: bool | None = Field(None, description="norm + activation after the last conv (default: post-act only)")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _preset_name(cls, data: Any) -> Any:
+        return {"preset": data} if isinstance(data, str) else data
+
+    @classmethod
+    def __get_pydantic_json_schema__(cls, schema: CoreSchema, handler: GetJsonSchemaHandler) -> JsonSchemaValue:
+        return {"anyOf": [{"enum": list(STEM_PRESETS), "type": "string"}, handler(schema)]}
+
+    @model_validator(mode="after")
+    def _preset_or_convs(self) -> Stem:
+        if self.convs is not None and self.preset is not None:
+            raise PydanticCustomError("stem_both", "give either a preset or convs, not both")
+        if self.convs is not None and self.width is not None:
+            raise PydanticCustomError("stem_width", "width belongs to a preset stem; set each conv's width instead")
+        multiple = {"deep": 2, "deep_tiered": 8}.get(self.preset or "", 1)
+        if self.width is not None and self.width % multiple:
+            raise PydanticCustomError("stem_width", f"a {self.preset} stem needs a width divisible by {multiple}")
+        return self
+
+    def layers(self) -> tuple[StemConv, ...]:
+        """The stem's convs, with presets spelled out (deep and deep_tiered as in timm's ResNet-C/D/T)."""
+        if self.convs is not None:
+            return self.convs
+        w = self.width or 64
+        widths, kernel, stride = {
+            "imagenet": ((w,), 7, 2),
+            "cifar": ((w,), 3, 1),
+            "deep": ((w // 2, w // 2, w), 3, 2),
+            "deep_tiered": ((3 * (w // 8), w // 2, w), 3, 2),
+        }[self.preset or "imagenet"]
+        return tuple(StemConv(width=c, kernel=kernel, stride=stride if i == 0 else 1) for i, c in enumerate(widths))
+
+    def pool_kind(self) -> Pool:
+        if self.pool is not None:
+            return self.pool
+        return "none" if self.convs is not None or self.preset == "cifar" else "max"
+
+
+class BlockSettings(_Model):
+    """Settings shared by every block; a stage may override any of them."""
+
+    type: str = Field("basic", description="block type from the registry: basic or bottleneck")
+    order: Order = Field("post", description="post: norm/act after convs (v1); pre: before (v2, He et al. 2016)")
+    stride_at: StrideAt = Field("3x3", description="bottleneck conv that strides: 3x3 (v1.5, torchvision) or 1x1")
+    groups: Positive = Field(1, description="groups of the 3x3 conv (ResNeXt cardinality)")
+    width_per_group: Positive = Field(64, description="channels per group at width 64 (ResNeXt 'd', wide ResNet)")
+    expansion: Positive | None = Field(None, description="output channels / width (default: basic 1, bottleneck 4)")
+    shortcut: Shortcut = Field("B", description="A: zero-pad identity, B: project on change, C: always, D: avgpool")
+    norm: Norm = Field("batch", description="batch, group, frozen_batch or none")
+    norm_groups: Positive = Field(32, description="groups of group norm")
+    act: Activation = Field("relu", description="activation function")
+    attn: Attention = Field("none", description="attention in each block: none or se (squeeze-excitation)")
+    attn_ratio: Annotated[float, Field(gt=0.0, le=1.0)] = Field(0.0625, description="SE channel reduction ratio")
+    attn_divisor: Positive = Field(8, description="SE reduced channels are rounded to a multiple of this")
+    zero_init_last: bool = Field(False, description="zero-init the last norm (or conv) of each residual branch")
+    drop_path: Rate = Field(0.0, description="stochastic depth rate of the last block; earlier blocks scale linearly")
+
+    @field_validator("type")
+    @classmethod
+    def _known_type(cls, name: str) -> str:
+        if name not in block_names():
+            raise PydanticCustomError(
+                "unknown_block",
+                "unknown block type '{name}'{hint}",
+                {"name": name, "hint": did_you_mean(name, block_names())},
+            )
+        return name
+
+    def out_channels(self, width: int) -> int:
+        return width * (self.expansion or block_type(self.type).expansion)
+
+    def inner_channels(self, width: int) -> int:
+        """Channels of the 3x3 conv: width x width_per_group / 64 x groups, as in torchvision."""
+        return width * self.width_per_group // 64 * self.groups
+
+
+def _override(name: str) -> Any:
+    return Field(None, description=f"overrides block.{name} for this stage")
+
+
+class Stage(_Model):
+    """A run of `depth` blocks; the first one strides and changes width."""
+
+    depth: Positive = Field(description="number of blocks")
+    width: Positive = Field(description="base width (torchvision's planes): outputs width x expansion channels")
+    stride: Positive = Field(description="stride of the stage's first block")
+    dilation: Positive = Field(1, description="dilation of the 3x3 convs after the first block")
+    type: str | None = _override("type")
+    order: Order | None = _override("order")
+    stride_at: StrideAt | None = _override("stride_at")
+    groups: Positive | None = _override("groups")
+    width_per_group: Positive | None = _override("width_per_group")
+    expansion: Positive | None = _override("expansion")
+    shortcut: Shortcut | None = _override("shortcut")
+    norm: Norm | None = _override("norm")
+    norm_groups: Positive | None = _override("norm_groups")
+    act: Activation | None = _override("act")
+    attn: Attention | None = _override("attn")
+    attn_ratio: Annotated[float, Field(gt=0.0, le=1.0)] | None = _override("attn_ratio")
+    attn_divisor: Positive | None = _override("attn_divisor")
+    zero_init_last: bool | None = _override("zero_init_last")
+    drop_path: Rate | None = _override("drop_path")
+
+    def block_settings(self, defaults: BlockSettings) -> BlockSettings:
+        """The network's block settings with this stage's overrides applied."""
+        overrides = {k: getattr(self, k) for k in self.model_fields_set if k in BlockSettings.model_fields}
+        return BlockSettings.model_validate({**defaults.model_dump(), **overrides})
+
+
+class Head(_Model):
+    """Global pool, optional hidden layers, and the classifier."""
+
+    pool: Pool = Field("avg", description="global pool: avg, max or none (none keeps the feature map)")
+    norm: bool | None = Field(None, description="norm + activation before the pool (default: pre-activation only)")
+    hidden: tuple[Positive, ...] = _listed("widths of hidden Linear layers before the classifier", default=())
+    act: Activation = Field("relu", description="activation after each hidden layer")
+    dropout: Rate = Field(0.0, description="dropout probability before each Linear layer")
+    classes: NonNegative = Field(1000, description="classifier outputs; 0: no classifier, the model returns features")
+
+
+class Spec(_Model):
+    """One network: format version, name, input, stem, block settings, stages and head."""
+
+    netspec: int = Field(description="format version of the spec language; 1")
+    name: str = Field(min_length=1, description="network name (default: the file name)")
+    description: str = Field("", description="one line shown by `netspec list`")
+    input: Input = Field(default_factory=Input, description="input channels and nominal size")
+    stem: Stem = Field(default_factory=Stem, description="stem preset or explicit convs")
+    block: BlockSettings = Field(default_factory=BlockSettings, description="block settings for every stage")
+    stages: tuple[Stage, ...] = _listed("the stages, in order; stage i is layer{i+1}", min_length=1)
+    head: Head = Field(default_factory=Head, description="pool and classifier")
+
+    @field_validator("netspec")
+    @classmethod
+    def _version(cls, version: int) -> int:
+        if version not in SUPPORTED_VERSIONS:
+            supported = ", ".join(str(v) for v in SUPPORTED_VERSIONS)
+            raise PydanticCustomError(
+                "version", "unsupported format version {v}; supported versions: {s}", {"v": version, "s": supported}
+            )
+        return version
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Spec:
+        found = problems(self)
+        if found:
+            summary = "; ".join(f"{path}: {msg}" for path, msg in found)
+            raise PydanticCustomError("spec_problems", "{summary}", {"summary": summary, "problems": found})
+        return self
+
+    def stage_blocks(self) -> tuple[BlockSettings, ...]:
+        """Each stage's block settings: `block` with that stage's overrides."""
+        return tuple(stage.block_settings(self.block) for stage in self.stages)
+
+    def stem_norm(self) -> bool:
+        return self.stem.norm if self.stem.norm is not None else self.block.order == "post"
+
+    def final_norm(self) -> bool:
+        return self.head.norm if self.head.norm is not None else self.block.order == "pre"
