@@ -9,7 +9,7 @@ import os
 from typing import TYPE_CHECKING, Any
 
 from netspec.errors import NetspecError, SpecError
-from netspec.loader import load_spec
+from netspec.loader import load_spec, with_overrides
 from netspec.registry import register_block
 from netspec.spec import Spec
 
@@ -29,9 +29,5 @@ def build(spec: Spec | str | os.PathLike[str], **overrides: Any) -> ResNet:
     from netspec.compiler import compile_spec
 
     if isinstance(spec, Spec):
-        if overrides:
-            from netspec.loader import Document, merge, validate
-
-            spec = validate(merge(Document(spec.model_dump()), Document(dict(overrides))))
-        return compile_spec(spec)
+        return compile_spec(with_overrides(spec, overrides) if overrides else spec)
     return compile_spec(load_spec(spec, overrides=overrides))

@@ -22,7 +22,8 @@ def problems(spec: Spec) -> list[Problem]:
         channels = block.out_channels(stage.width)
     if spec.head.pool == "none" and (spec.head.classes or spec.head.hidden):
         found.append(("head.pool", "a classifier needs a global pool: set pool to avg or max, or classes to 0"))
-    return list(dict.fromkeys(found))
+    first_per_field = {path: message for path, message in reversed(found)}
+    return [(path, first_per_field[path]) for path in dict.fromkeys(path for path, _ in found)]
 
 
 def _stage_problems(i: int, stage: Stage, block: BlockSettings, in_channels: int) -> list[Problem]:
@@ -36,10 +37,8 @@ def _stage_problems(i: int, stage: Stage, block: BlockSettings, in_channels: int
         message = f"{block.type} blocks take groups: 1 and width_per_group: 64 only; use type: bottleneck for groups"
         found.append((where(field), message))
     elif stage.width * block.width_per_group % 64:
-        field = "width_per_group" if block.width_per_group != 64 else "width"
-        per_group = f"{stage.width} x {block.width_per_group} / 64"
-        message = f"width x width_per_group / 64 = {per_group} is not a whole number of channels per group"
-        found.append((where(field) if field != "width" else f"stages.{i}.width", message))
+        per_group = f"width {stage.width} x width_per_group {block.width_per_group} / 64"
+        found.append((f"stages.{i}.width", f"{per_group} is not a whole number of channels per group"))
     if block.stride_at == "1x1" and not kind.has_1x1_stride:
         found.append((where("stride_at"), f"{block.type} blocks have no 1x1 conv to stride; use stride_at: 3x3"))
     out = block.out_channels(stage.width)

@@ -50,6 +50,12 @@ def load_spec(
     return validate(doc)
 
 
+def with_overrides(spec: Spec, overrides: Mapping[str, Any]) -> Spec:
+    """A copy of `spec` with `overrides` deep-merged in and validated again."""
+    doc = Document(spec.model_dump(exclude_unset=True), values={(): Mark("<spec>")})
+    return validate(merge(doc, _from_mapping(dict(overrides), Mark("keyword overrides"))))
+
+
 def validate(doc: Document) -> Spec:
     try:
         return Spec.model_validate(doc.data)
@@ -73,7 +79,8 @@ def load_document(ref: str | os.PathLike[str], _chain: tuple[Path, ...] = (), _m
 
 
 def _extend(doc: Document, base_ref: Any, chain: tuple[Path, ...]) -> Document:
-    mark = doc.values[("extends",)]
+    mark = doc.values.pop(("extends",))
+    doc.keys.pop(("extends",))
     if not isinstance(base_ref, str):
         raise SpecError.at(
             mark, "extends", f"expected a builtin spec name or a relative path, got {describe(base_ref)}"
@@ -91,7 +98,9 @@ def read_document(raw: bytes, source: str) -> Document:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise SpecError.at(Mark(source, 1, 1), "", f"not UTF-8 text (byte {exc.start})") from None
+        line, col = raw.count(b"\n", 0, exc.start) + 1, exc.start - raw.rfind(b"\n", 0, exc.start)
+        message = f"not UTF-8 text: invalid byte 0x{raw[exc.start]:02x}"
+        raise SpecError.at(Mark(source, line, col), "", message) from None
     loader = yaml.SafeLoader(text)
     try:
         node = loader.get_single_node()
@@ -103,7 +112,7 @@ def read_document(raw: bytes, source: str) -> Document:
     except yaml.MarkedYAMLError as exc:
         where = exc.problem_mark or exc.context_mark
         line, col = (where.line + 1, where.column + 1) if where else (1, 1)
-        raise SpecError.at(Mark(source, line, col), "", f"invalid YAML: {exc.problem or exc.context}") from None
+        raise SpecError.at(Mark(source, line, col), "", _yaml_message(exc)) from None
     finally:
         loader.dispose()
     if not isinstance(data, dict):
@@ -115,6 +124,12 @@ def read_document(raw: bytes, source: str) -> Document:
         raise SpecError.at(doc.values[()], "netspec", "missing format version: add 'netspec: 1' as the first line")
     doc.data = data
     return doc
+
+
+def _yaml_message(exc: yaml.MarkedYAMLError) -> str:
+    if isinstance(exc, yaml.composer.ComposerError) and exc.problem == "but found another document":
+        return "a spec file holds one YAML document; found a second one"
+    return f"invalid YAML: {exc.problem or exc.context}"
 
 
 def _mark(node: yaml.Node, source: str) -> Mark:

@@ -32,7 +32,7 @@ _BOUNDS |= {"less_than_equal": ("le", "at most"), "less_than": ("lt", "less than
 
 def diagnostics(error: ValidationError, model: type[BaseModel], locate: Locate) -> list[Diagnostic]:
     """One diagnostic per problem in `error`, placed with `locate`."""
-    details = error.errors(include_url=False)
+    details = [err for err in error.errors(include_url=False) if not _echo(err, error)]
     suggested = _suggested_fields(details, model)
     found: list[Diagnostic] = []
     for err in details:
@@ -43,6 +43,14 @@ def diagnostics(error: ValidationError, model: type[BaseModel], locate: Locate) 
             at_key = err["type"] == "extra_forbidden"
             found.append(Diagnostic(locate(loc, at_key), _dotted(loc), _message(err, model)))
     return found
+
+
+def _echo(err: ErrorDetails, error: ValidationError) -> bool:
+    """Pydantic also calls a list too short when its items failed: only the items' errors help a person."""
+    if err["type"] != "too_short":
+        return False
+    loc = tuple(err["loc"])
+    return any(len(other["loc"]) > len(loc) and tuple(other["loc"][: len(loc)]) == loc for other in error.errors())
 
 
 def _problem(path: str, message: str, locate: Locate) -> Diagnostic:

@@ -178,7 +178,7 @@ class Stage(_Model):
 
     def block_settings(self, defaults: BlockSettings) -> BlockSettings:
         """The network's block settings with this stage's overrides applied."""
-        overrides = {k: getattr(self, k) for k in self.model_fields_set if k in BlockSettings.model_fields}
+        overrides = {k: getattr(self, k) for k in BlockSettings.model_fields if getattr(self, k) is not None}
         return BlockSettings.model_validate({**defaults.model_dump(), **overrides})
 
 

@@ -1,0 +1,48 @@
+"""Shared helpers: write a spec into tmp_path and run the CLI in-process."""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from netspec.cli import main
+
+RESNET18_STAGES = """\
+stages:
+  - {depth: 2, width: 64, stride: 1}
+  - {depth: 2, width: 128, stride: 2}
+  - {depth: 2, width: 256, stride: 2}
+  - {depth: 2, width: 512, stride: 2}
+"""
+
+
+@pytest.fixture
+def write(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Path]:
+    """write(text, name="spec.yaml"): a file in tmp_path, which is also the working directory."""
+    monkeypatch.chdir(tmp_path)
+
+    def _write(text: str, name: str = "spec.yaml") -> Path:
+        path = tmp_path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text))
+        return Path(name)
+
+    return _write
+
+
+@pytest.fixture
+def cli(capsys: pytest.CaptureFixture[str]) -> Callable[..., tuple[int, str, str]]:
+    """cli(*argv) -> (exit code, stdout, stderr)."""
+
+    def _run(*argv: str) -> tuple[int, str, str]:
+        try:
+            code = main(list(argv))
+        except SystemExit as exc:  # argparse usage errors
+            code = int(exc.code or 0)
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return _run
