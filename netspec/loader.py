@@ -106,20 +106,20 @@ def read_document(raw: bytes, source: str) -> Document:
         node = loader.get_single_node()
         if node is None:
             raise SpecError.at(Mark(source, 1, 1), "", "empty document; a spec needs at least 'netspec: 1' and stages")
-        doc = Document({})
-        problems: list[Diagnostic] = []
-        data = _construct(node, (), doc, loader, source, problems)
+        reader = _Reader(loader, source)
+        data = reader.construct(node, ())
     except yaml.MarkedYAMLError as exc:
         where = exc.problem_mark or exc.context_mark
         line, col = (where.line + 1, where.column + 1) if where else (1, 1)
         raise SpecError.at(Mark(source, line, col), "", _yaml_message(exc)) from None
     finally:
         loader.dispose()
+    doc = reader.doc
     if not isinstance(data, dict):
         message = f"a spec must be a mapping of fields (netspec, name, stages, ...), got {describe(data)}"
         raise SpecError.at(doc.values[()], "", message)
-    if problems:
-        raise SpecError(problems)
+    if reader.problems:
+        raise SpecError(reader.problems)
     if "netspec" not in data and not difflib.get_close_matches("netspec", list(data), cutoff=0.6):
         raise SpecError.at(doc.values[()], "netspec", "missing format version: add 'netspec: 1' as the first line")
     doc.data = data
@@ -136,25 +136,44 @@ def _mark(node: yaml.Node, source: str) -> Mark:
     return Mark(source, node.start_mark.line + 1, node.start_mark.column + 1)
 
 
-def _construct(
-    node: yaml.Node, path: Loc, doc: Document, loader: yaml.SafeLoader, source: str, problems: list[Diagnostic]
-) -> Any:
-    doc.values[path] = _mark(node, source)
-    if isinstance(node, yaml.SequenceNode):
-        return [_construct(item, (*path, i), doc, loader, source, problems) for i, item in enumerate(node.value)]
-    if not isinstance(node, yaml.MappingNode):
-        return loader.construct_object(node, deep=True)
-    result: dict[str, Any] = {}
-    for key_node, value_node in node.value:
-        key = str(key_node.value) if isinstance(key_node, yaml.ScalarNode) else "<complex key>"
-        if key in result:
-            first = doc.keys[(*path, key)]
-            message = f"duplicate key '{key}' (first set on line {first.line})"
-            problems.append(Diagnostic(_mark(key_node, source), ".".join(map(str, (*path, key))), message))
-            continue
-        doc.keys[(*path, key)] = _mark(key_node, source)
-        result[key] = _construct(value_node, (*path, key), doc, loader, source, problems)
-    return result
+class _Reader:
+    """Turns a composed YAML node tree into plain data, recording a mark for every key and value."""
+
+    def __init__(self, loader: yaml.SafeLoader, source: str) -> None:
+        self.loader, self.source = loader, source
+        self.doc = Document({})
+        self.problems: list[Diagnostic] = []
+        self._open: set[int] = set()  # ids of the collections being read: an alias back to one is a cycle
+
+    def construct(self, node: yaml.Node, path: Loc) -> Any:
+        self.doc.values[path] = _mark(node, self.source)
+        if not isinstance(node, yaml.SequenceNode | yaml.MappingNode):
+            return self.loader.construct_object(node, deep=True)
+        if id(node) in self._open:
+            field = ".".join(map(str, path))
+            raise SpecError.at(_mark(node, self.source), field, "an alias refers to a node that contains it")
+        self._open.add(id(node))
+        try:
+            if isinstance(node, yaml.SequenceNode):
+                return [self.construct(item, (*path, i)) for i, item in enumerate(node.value)]
+            return self._mapping(node, path)
+        finally:
+            self._open.discard(id(node))
+
+    def _mapping(self, node: yaml.MappingNode, path: Loc) -> dict[str, Any]:
+        result: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            key = str(key_node.value) if isinstance(key_node, yaml.ScalarNode) else "<complex key>"
+            if key in result:
+                first = self.doc.keys[(*path, key)]
+                message = f"duplicate key '{key}' (first set on line {first.line})"
+                self.problems.append(
+                    Diagnostic(_mark(key_node, self.source), ".".join(map(str, (*path, key))), message)
+                )
+                continue
+            self.doc.keys[(*path, key)] = _mark(key_node, self.source)
+            result[key] = self.construct(value_node, (*path, key))
+        return result
 
 
 def merge(base: Document, over: Document) -> Document:
@@ -202,11 +221,12 @@ def apply_set(doc: Document, assignment: str) -> None:
     loc: Loc = tuple(int(p) if p.isdigit() else p for p in dotted.split("."))
     container, key = _container_for(doc.data, loc, mark)
     container[key] = value
-    for inner in walk_paths(value, loc):
-        doc.keys[inner] = doc.values[inner] = mark
-    for stale in [k for k in doc.values if k[: len(loc)] == loc and k not in set(walk_paths(value, loc))]:
+    fresh = set(walk_paths(value, loc))
+    for stale in [k for k in doc.values if k[: len(loc)] == loc and k not in fresh]:
         doc.values.pop(stale)
         doc.keys.pop(stale, None)
+    for inner in fresh:
+        doc.keys[inner] = doc.values[inner] = mark
 
 
 def _container_for(data: dict[str, Any], loc: Loc, mark: Mark) -> tuple[Any, str | int]:

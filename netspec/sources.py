@@ -41,7 +41,7 @@ def resolve(ref: str | os.PathLike[str], relative_to: Path | None = None, mark: 
     path = (relative_to / text) if relative_to is not None else Path(text)
     if path.is_file():
         return path
-    looks_like_path = text.endswith(SUFFIXES) or ("/" in text.replace(os.sep, "/") and Path(text).suffix != "")
+    looks_like_path = text.endswith(SUFFIXES)
     builtin = builtin_dir() / f"{text}.yaml"
     if not looks_like_path and builtin.is_file():
         return builtin

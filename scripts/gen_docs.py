@@ -29,10 +29,16 @@ def type_text(prop: dict[str, Any]) -> str:
     if "$ref" in prop:
         name = prop["$ref"].split("/")[-1]
         return f"[{SECTIONS[name]}](#{anchor(SECTIONS[name])})"
-    kind = {"integer": "integer", "number": "number", "string": "string", "boolean": "boolean"}.get(prop.get("type", ""))
+    kind = {"integer": "integer", "number": "number", "string": "string", "boolean": "boolean"}.get(
+        prop.get("type", "")
+    )
     if prop.get("type") == "array":
         return f"list of {type_text(prop['items'])}"
-    bounds = [f"{op} {prop[key]}" for key, op in (("minimum", ">="), ("exclusiveMinimum", ">"), ("maximum", "<="), ("exclusiveMaximum", "<")) if key in prop]
+    bounds = [
+        f"{op} {prop[key]}"
+        for key, op in (("minimum", ">="), ("exclusiveMinimum", ">"), ("maximum", "<="), ("exclusiveMaximum", "<"))
+        if key in prop
+    ]
     return " ".join([kind or "any", *bounds])
 
 

@@ -287,3 +287,9 @@ def test_usage_error_exits_2(cli: Cli) -> None:
     code, out, err = cli("validate")
     assert (code, out) == (2, "")
     assert "the following arguments are required: SPEC" in err
+
+
+def test_recursive_alias(write: Write, cli: Cli) -> None:
+    write("netspec: 1\nstages: &x\n  - *x\n")
+    # The alias resolves to the node it sits in; the error is at that node (the anchor).
+    assert_fails(cli, ["validate", "spec.yaml"], "spec.yaml:2:9: stages.0: an alias refers to a node that contains it")
