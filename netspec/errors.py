@@ -47,10 +47,16 @@ class SpecError(NetspecError):
         return cls([Diagnostic(mark, field, message)])
 
 
+def closest(word: str, choices: Sequence[str]) -> str | None:
+    """The choice closest to `word`, if any is close enough to be a likely misspelling."""
+    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
+    return close[0] if close else None
+
+
 def did_you_mean(word: str, choices: Sequence[str]) -> str:
     """'; did you mean 'x'?' for the closest choice, or '' when nothing is close."""
-    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
-    return f"; did you mean '{close[0]}'?" if close else ""
+    match = closest(word, choices)
+    return f"; did you mean '{match}'?" if match else ""
 
 
 def quote_choices(choices: Sequence[str]) -> str:

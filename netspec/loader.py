@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -13,7 +12,7 @@ import yaml
 from pydantic import ValidationError
 
 from netspec import sources
-from netspec.errors import Diagnostic, Mark, SpecError
+from netspec.errors import Diagnostic, Mark, SpecError, closest
 from netspec.messages import Loc, describe, diagnostics, walk_paths
 from netspec.spec import Spec
 
@@ -120,7 +119,7 @@ def read_document(raw: bytes, source: str) -> Document:
         raise SpecError.at(doc.values[()], "", message)
     if reader.problems:
         raise SpecError(reader.problems)
-    if "netspec" not in data and not difflib.get_close_matches("netspec", list(data), cutoff=0.6):
+    if "netspec" not in data and closest("netspec", list(data)) is None:
         raise SpecError.at(doc.values[()], "netspec", "missing format version: add 'netspec: 1' as the first line")
     doc.data = data
     return doc

@@ -10,7 +10,7 @@ from typing import Any, get_args
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
-from netspec.errors import Diagnostic, Mark, did_you_mean, quote_choices
+from netspec.errors import Diagnostic, Mark, closest, did_you_mean, quote_choices
 
 Loc = tuple[str | int, ...]
 Locate = Callable[[Loc, bool], Mark]  # (path, at the key rather than the value) -> mark
@@ -93,9 +93,9 @@ def _suggested_fields(details: list[ErrorDetails], model: type[BaseModel]) -> se
     for err in details:
         if err["type"] == "extra_forbidden":
             parent = tuple(err["loc"][:-1])
-            hint = did_you_mean(str(err["loc"][-1]), _fields_at(model, parent))
-            if hint:
-                out.add((*parent, hint.split("'")[1]))
+            match = closest(str(err["loc"][-1]), _fields_at(model, parent))
+            if match:
+                out.add((*parent, match))
     return out
 
 

@@ -99,3 +99,19 @@ def test_stem_presets_spelled_out() -> None:
     }
     # timm: deep = stem_width 32 -> (32, 32, 64); deep_tiered -> (24, 32, 64).
     assert widths == {"imagenet": [64], "cifar": [64], "deep": [32, 32, 64], "deep_tiered": [24, 32, 64]}
+
+
+def test_a_stage_can_override_every_block_setting_and_nothing_else() -> None:
+    from netspec.spec import BlockSettings, Stage
+
+    stage_only = {"depth", "width", "stride", "dilation"}
+    assert set(Stage.model_fields) - stage_only == set(BlockSettings.model_fields)
+    for name in BlockSettings.model_fields:
+        assert Stage.model_fields[name].default is None
+
+
+def test_misspelled_version_key_is_reported_as_a_misspelling(write: Write) -> None:
+    write("netpsec: 1\n" + RESNET18_STAGES)
+    with pytest.raises(netspec.SpecError) as info:
+        load_spec("spec.yaml")
+    assert str(info.value) == "spec.yaml:1:1: netpsec: unknown field 'netpsec'; did you mean 'netspec'?"
