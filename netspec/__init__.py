@@ -14,9 +14,11 @@ from netspec.registry import register_block
 from netspec.spec import Spec
 
 if TYPE_CHECKING:
+    from torch import nn
+
     from netspec.compiler import ResNet
 
-__all__ = ["NetspecError", "Spec", "SpecError", "build", "load_spec", "register_block"]
+__all__ = ["NetspecError", "Spec", "SpecError", "build", "load_spec", "load_weights", "register_block"]
 __version__ = "0.1.0"
 
 
@@ -31,3 +33,12 @@ def build(spec: Spec | str | os.PathLike[str], **overrides: Any) -> ResNet:
     if isinstance(spec, Spec):
         return compile_spec(with_overrides(spec, overrides) if overrides else spec)
     return compile_spec(load_spec(spec, overrides=overrides))
+
+
+def load_weights(model: nn.Module, path: str | os.PathLike[str]) -> None:
+    """Load a .pt or .safetensors state_dict into `model` strictly (torchvision or timm layout, no pickled code)."""
+    from pathlib import Path
+
+    from netspec.weights import load_weights as _load
+
+    _load(model, Path(path))

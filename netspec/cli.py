@@ -25,7 +25,8 @@ def _parser() -> argparse.ArgumentParser:
 
     build = commands.add_parser("build", help="build the network, print its summary, optionally save weights")
     build.add_argument("spec", metavar="SPEC", help="spec file or builtin name")
-    build.add_argument("-o", "--output", type=Path, help="save the initial weights (.pt or .safetensors)")
+    build.add_argument("-o", "--output", type=Path, help="save the weights (.pt or .safetensors)")
+    build.add_argument("--weights", type=Path, help="load a state_dict (torchvision or timm layout) strictly")
     build.add_argument("--input-size", type=int, help="image size for the shapes (default: the spec's input.size)")
     _add_set(build)
 
@@ -73,16 +74,21 @@ def _validate(args: argparse.Namespace) -> int:
 def _build(args: argparse.Namespace) -> int:
     spec = load_spec(args.spec, args.set)
     from netspec.compiler import compile_spec
-    from netspec.weights import check_format, parameters_by_part, save_weights
+    from netspec.weights import check_format, load_weights, parameters_by_part, save_weights
 
     if args.output is not None:
         check_format(args.output)
         check_output(args.output, args.spec)
     model = compile_spec(spec)
+    if args.weights is not None:
+        load_weights(model, args.weights)
     print(stage_table(spec, parameters_by_part(model), args.input_size))
+    notes = [f"weights loaded from {args.weights}"] if args.weights is not None else []
     if args.output is not None:
         save_weights(model, args.output)
-        print(f"\nweights written to {args.output}")
+        notes.append(f"weights written to {args.output}")
+    if notes:
+        print("", *notes, sep="\n")
     return 0
 
 

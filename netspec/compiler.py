@@ -12,7 +12,7 @@ from functools import partial
 from torch import nn
 
 from netspec.blocks import AttnLayer
-from netspec.layers import SqueezeExcite, act_layer, norm_layer, shortcut
+from netspec.layers import EfficientChannelAttention, SqueezeExcite, act_layer, norm_layer, shortcut
 from netspec.registry import block_type
 from netspec.spec import BlockSettings, Head, Spec, Stage
 
@@ -73,29 +73,28 @@ def _stage(in_ch: int, stage: Stage, block: BlockSettings, prev_dilation: int, r
     norm = norm_layer(block.norm, block.norm_groups)
     out_ch = block.out_channels(stage.width)
     bias = block.norm == "none"
+    shared = {
+        "groups": block.groups,
+        "width_per_group": block.width_per_group,
+        "expansion": block.expansion or kind.expansion,
+        "dilation": stage.dilation,
+        "stride_in_1x1": block.stride_at == "1x1",
+        "norm_layer": norm,
+        "act_layer": act_layer(block.act),
+        "attn_layer": _attention(block),
+        "bias": bias,
+    }
+    # Pre-activation projections see a normalised input and have no norm of their own (He et al. 2016).
+    shortcut_norm = norm if block.order == "post" else None
+    shortcut_act = act_layer(block.act) if block.shortcut_act else None
     layers = []
     for i in range(stage.depth):
         stride = stage.stride if i == 0 else 1
-        downsample = shortcut(block.shortcut, in_ch, out_ch, stride, norm if block.order == "post" else None, bias)
+        downsample = shortcut(block.shortcut, in_ch, out_ch, stride, shortcut_norm, bias, shortcut_act)
+        # torchvision and timm keep the previous stage's dilation in the first block's strided conv.
+        first_dilation = prev_dilation if i == 0 else stage.dilation
         layers.append(
-            cls(
-                in_ch,
-                stage.width,
-                stride,
-                downsample,
-                groups=block.groups,
-                width_per_group=block.width_per_group,
-                expansion=block.expansion or kind.expansion,
-                dilation=stage.dilation,
-                # torchvision and timm keep the previous stage's dilation in the first block's strided conv.
-                first_dilation=prev_dilation if i == 0 else stage.dilation,
-                stride_in_1x1=block.stride_at == "1x1",
-                norm_layer=norm,
-                act_layer=act_layer(block.act),
-                attn_layer=_attention(block),
-                drop_path=rates[i],
-                bias=bias,
-            )
+            cls(in_ch, stage.width, stride, downsample, first_dilation=first_dilation, drop_path=rates[i], **shared)
         )
         in_ch = out_ch
     return nn.Sequential(*layers)
@@ -104,6 +103,8 @@ def _stage(in_ch: int, stage: Stage, block: BlockSettings, prev_dilation: int, r
 def _attention(block: BlockSettings) -> AttnLayer | None:
     if block.attn == "se":
         return partial(SqueezeExcite, ratio=block.attn_ratio, divisor=block.attn_divisor)
+    if block.attn == "eca":
+        return EfficientChannelAttention
     return None
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from functools import partial
 
@@ -84,9 +85,16 @@ class ZeroPadShortcut(nn.Module):
 
 
 def shortcut(
-    kind: str, in_ch: int, out_ch: int, stride: int, norm: NormLayer | None, bias: bool = False
+    kind: str,
+    in_ch: int,
+    out_ch: int,
+    stride: int,
+    norm: NormLayer | None,
+    bias: bool = False,
+    act: ActLayer | None = None,
 ) -> nn.Module | None:
-    """The shortcut of a block: None for identity. `norm` is None in pre-activation blocks."""
+    """The shortcut of a block: None for identity. `norm` is None in pre-activation blocks; `act`, if given,
+    ends a projection."""
     changes = stride != 1 or in_ch != out_ch
     if kind == "A":
         return ZeroPadShortcut(in_ch, out_ch, stride) if changes else None
@@ -98,7 +106,11 @@ def shortcut(
         layers = [pool, conv1x1(in_ch, out_ch, 1, bias)]
     else:
         return None
-    return nn.Sequential(*layers, *([norm(out_ch)] if norm is not None else []))
+    if norm is not None:
+        layers.append(norm(out_ch))
+    if act is not None:
+        layers.append(act())
+    return nn.Sequential(*layers)
 
 
 def make_divisible(value: float, divisor: int) -> int:
@@ -121,6 +133,25 @@ class SqueezeExcite(nn.Module):
         scale = x.mean((2, 3), keepdim=True)
         scale = self.fc2(self.act(self.fc1(scale)))
         return x * self.gate(scale)  # type: ignore[no-any-return]
+
+
+class EfficientChannelAttention(nn.Module):
+    """ECA (Wang et al. 2020): a 1-D conv across pooled channels, its kernel size set by the channel count.
+
+    Layer names are timm's (conv, gate), so that timm's ECA-ResNet weights load.
+    """
+
+    def __init__(self, channels: int, gamma: int = 2, beta: int = 1) -> None:
+        super().__init__()
+        t = int(abs(math.log2(channels) + beta) / gamma)
+        kernel = max(t if t % 2 else t + 1, 3)
+        self.conv = nn.Conv1d(1, 1, kernel, padding=(kernel - 1) // 2, bias=False)
+        self.gate = nn.Sigmoid()
+
+    def forward(self, x: Tensor) -> Tensor:
+        y = x.mean((2, 3)).view(x.shape[0], 1, -1)
+        y = self.gate(self.conv(y)).view(x.shape[0], -1, 1, 1)
+        return x * y.expand_as(x)  # type: ignore[no-any-return]
 
 
 class DropPath(nn.Module):

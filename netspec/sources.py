@@ -16,10 +16,10 @@ def builtin_dir() -> Path:
 
 
 def builtin_names() -> list[str]:
-    """Names of the builtin specs: 'resnet50', 'cifar/resnet56', ..."""
+    """Names of the builtin specs: 'resnet50', ..., then those in folders: 'cifar/resnet56', ..."""
     root = builtin_dir()
     names = (p.relative_to(root).with_suffix("").as_posix() for p in root.rglob("*.yaml"))
-    return sorted(names, key=_natural)
+    return sorted(names, key=lambda name: (name.count("/"), _natural(name)))  # top-level specs first
 
 
 def _natural(name: str) -> list[tuple[int, str | int]]:

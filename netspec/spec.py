@@ -21,7 +21,7 @@ Norm = Literal["batch", "group", "frozen_batch", "none"]
 Order = Literal["post", "pre"]
 StrideAt = Literal["3x3", "1x1"]
 Shortcut = Literal["A", "B", "C", "D"]
-Attention = Literal["none", "se"]
+Attention = Literal["none", "se", "eca"]
 StemPreset = Literal["imagenet", "cifar", "deep", "deep_tiered"]
 Pool = Literal["max", "avg", "none"]
 STEM_PRESETS: tuple[str, ...] = StemPreset.__args__  # type: ignore[attr-defined]
@@ -121,10 +121,11 @@ class BlockSettings(_Model):
     width_per_group: Positive = Field(64, description="channels per group at width 64 (ResNeXt 'd', wide ResNet)")
     expansion: Positive | None = Field(None, description="output channels / width (default: basic 1, bottleneck 4)")
     shortcut: Shortcut = Field("B", description="A: zero-pad identity, B: project on change, C: always, D: avgpool")
+    shortcut_act: bool = Field(False, description="end projection shortcuts with the activation, after their norm")
     norm: Norm = Field("batch", description="batch, group, frozen_batch or none")
     norm_groups: Positive = Field(32, description="groups of group norm")
     act: Activation = Field("relu", description="activation function")
-    attn: Attention = Field("none", description="attention in each block: none or se (squeeze-excitation)")
+    attn: Attention = Field("none", description="attention: none, se (squeeze-excitation) or eca (efficient channel)")
     attn_ratio: Annotated[float, Field(gt=0.0, le=1.0)] = Field(0.0625, description="SE channel reduction ratio")
     attn_divisor: Positive = Field(8, description="SE reduced channels are rounded to a multiple of this")
     zero_init_last: bool = Field(False, description="zero-init the last norm (or conv) of each residual branch")
@@ -167,6 +168,7 @@ class Stage(_Model):
     width_per_group: Positive | None = _override("width_per_group")
     expansion: Positive | None = _override("expansion")
     shortcut: Shortcut | None = _override("shortcut")
+    shortcut_act: bool | None = _override("shortcut_act")
     norm: Norm | None = _override("norm")
     norm_groups: Positive | None = _override("norm_groups")
     act: Activation | None = _override("act")

@@ -1,0 +1,59 @@
+"""Checkpoints in other libraries' layouts, renamed into netspec's (torchvision's) layout.
+
+netspec names every network's modules as torchvision does (conv1, bn1, layer1.0.conv1, downsample, fc), so
+torchvision and timm `resnet.py` checkpoints load as they are. timm's pre-activation ResNetV2 names them
+differently; its mapping is:
+
+| timm resnetv2                        | netspec                                        |
+| ------------------------------------ | ---------------------------------------------- |
+| stem.conv                            | conv1                                          |
+| stem.conv1, stem.norm1, stem.conv2 ...| conv1.0, conv1.1, conv1.3, conv1.4, conv1.6   |
+| stages.I.blocks.J.normK / convK      | layer{I+1}.J.bnK / convK                       |
+| stages.I.blocks.J.downsample.conv    | layer{I+1}.J.downsample.0 (B) or .1 (D, after its pool) |
+| norm                                 | final_norm                                     |
+| head.fc (a 1x1 conv)                 | fc (a Linear: the weight is reshaped)          |
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+
+from torch import Tensor
+
+_V2_RULES: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = [
+    (re.compile(r"^stem\.conv\."), lambda m: "conv1."),
+    (re.compile(r"^stem\.conv(\d)\."), lambda m: f"conv1.{3 * (int(m[1]) - 1)}."),
+    (re.compile(r"^stem\.norm(\d)\."), lambda m: f"conv1.{3 * (int(m[1]) - 1) + 1}."),
+    (re.compile(r"^stages\.(\d+)\.blocks\.(\d+)\.norm(\d)\."), lambda m: f"layer{int(m[1]) + 1}.{m[2]}.bn{m[3]}."),
+    (re.compile(r"^stages\.(\d+)\.blocks\.(\d+)\.conv(\d)\."), lambda m: f"layer{int(m[1]) + 1}.{m[2]}.conv{m[3]}."),
+    (
+        re.compile(r"^stages\.(\d+)\.blocks\.(\d+)\.downsample\.conv\."),
+        lambda m: f"layer{int(m[1]) + 1}.{m[2]}.downsample.?.",
+    ),
+    (re.compile(r"^norm\."), lambda m: "final_norm."),
+    (re.compile(r"^head\.fc\."), lambda m: "fc."),
+]
+
+
+def is_timm_resnetv2(state: Mapping[str, Tensor]) -> bool:
+    return any(k.startswith("stages.") for k in state) and any(k.startswith("stem.") for k in state)
+
+
+def to_netspec_layout(state: Mapping[str, Tensor], target: Mapping[str, Tensor]) -> dict[str, Tensor]:
+    """`state` renamed to match `target` (a model's state_dict): DDP's `module.` prefix and timm's ResNetV2."""
+    renamed = {k.removeprefix("module."): v for k, v in state.items()}
+    if not is_timm_resnetv2(renamed):
+        return renamed
+    out: dict[str, Tensor] = {}
+    for key, value in renamed.items():
+        for pattern, replace in _V2_RULES:
+            if pattern.match(key):
+                key = pattern.sub(replace, key, count=1)
+                break
+        if ".downsample.?." in key:  # the projection's index depends on whether a pool precedes it
+            key = key.replace(".?.", ".0.") if key.replace(".?.", ".0.") in target else key.replace(".?.", ".1.")
+        if key in target and value.ndim == 4 and target[key].ndim == 2:
+            value = value.flatten(1)  # a 1x1 conv classifier as a Linear
+        out[key] = value
+    return out
