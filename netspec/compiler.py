@@ -121,13 +121,13 @@ def _head(spec: Spec, channels: int, parts: OrderedDict[str, nn.Module]) -> None
     )
     parts["flatten"] = nn.Flatten(1)
     if head.classes or head.hidden:
-        if head.dropout:
+        if head.dropout and not head.hidden:
             parts["dropout"] = nn.Dropout(head.dropout)
         parts["fc"] = _classifier(head, channels)
 
 
 def _classifier(head: Head, channels: int) -> nn.Module:
-    """A Linear, or an MLP: Linear, act, Dropout per hidden layer, then the last Linear."""
+    """A Linear, or an MLP: Linear, act, Dropout for each hidden layer, then the last Linear."""
     if not head.hidden:
         return nn.Linear(channels, head.classes)
     layers: list[nn.Module] = []

@@ -1,17 +1,7 @@
 """Checkpoints in other libraries' layouts, renamed into netspec's (torchvision's) layout.
 
-netspec names every network's modules as torchvision does (conv1, bn1, layer1.0.conv1, downsample, fc), so
-torchvision and timm `resnet.py` checkpoints load as they are. timm's pre-activation ResNetV2 names them
-differently; its mapping is:
-
-| timm resnetv2                        | netspec                                        |
-| ------------------------------------ | ---------------------------------------------- |
-| stem.conv                            | conv1                                          |
-| stem.conv1, stem.norm1, stem.conv2 ...| conv1.0, conv1.1, conv1.3, conv1.4, conv1.6   |
-| stages.I.blocks.J.normK / convK      | layer{I+1}.J.bnK / convK                       |
-| stages.I.blocks.J.downsample.conv    | layer{I+1}.J.downsample.0 (B) or .1 (D, after its pool) |
-| norm                                 | final_norm                                     |
-| head.fc (a 1x1 conv)                 | fc (a Linear: the weight is reshaped)          |
+netspec names modules as torchvision does, so torchvision and timm `resnet.py` checkpoints load as they are;
+timm's ResNetV2 is renamed by the rules below (the table is in docs/weights.md).
 """
 
 from __future__ import annotations

@@ -191,7 +191,7 @@ class Head(_Model):
     norm: bool | None = Field(None, description="norm + activation before the pool (default: pre-activation only)")
     hidden: tuple[Positive, ...] = _listed("widths of hidden Linear layers before the classifier", default=())
     act: Activation = Field("relu", description="activation after each hidden layer")
-    dropout: Rate = Field(0.0, description="dropout probability before each Linear layer")
+    dropout: Rate = Field(0.0, description="dropout after each hidden layer, or before fc when there are none")
     classes: NonNegative = Field(1000, description="classifier outputs; 0: no classifier, the model returns features")
 
 

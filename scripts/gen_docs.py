@@ -1,15 +1,24 @@
-"""Regenerate the field tables in docs/spec-format.md and specs/netspec.schema.json from the pydantic models.
+"""Regenerate what the docs show of the code: field tables, the schema file, and command outputs.
+
+- docs/spec-format.md's field tables and specs/netspec.schema.json come from the pydantic models;
+- in README.md and docs/*.md, each `<!-- output: ARGS -->` block gets what `netspec ARGS` prints (standard
+  output and error), and each `<!-- file: PATH -->` block the text of that file.
 
 Usage: python scripts/gen_docs.py [--check]   (--check: exit 1 if a file is out of date)
 """
 
 from __future__ import annotations
 
+import contextlib
+import io
+import os
 import re
+import shlex
 import sys
 from pathlib import Path
 from typing import Any
 
+from netspec.cli import main as netspec_main
 from netspec.schema import file_schema, schema_text
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -77,8 +86,42 @@ def render(doc: str) -> str:
     return f"{head}{start}\n\n{field_tables()}\n\n{end}{tail}"
 
 
+OUTPUT = re.compile(r"<!-- output: (?P<args>.*?) -->\n.*?<!-- end output -->", re.DOTALL)
+FILE = re.compile(r"<!-- file: (?P<path>.*?) -->\n.*?<!-- end file -->", re.DOTALL)
+
+
+def run_netspec(args: str) -> str:
+    """What `netspec ARGS` prints to standard output and error, run in-process from the repository root."""
+    captured = io.StringIO()
+    cwd = os.getcwd()
+    try:
+        os.chdir(ROOT)
+        with contextlib.redirect_stdout(captured), contextlib.redirect_stderr(captured):
+            netspec_main(shlex.split(args))
+    finally:
+        os.chdir(cwd)
+    return captured.getvalue()
+
+
+def fill_blocks(doc: str) -> str:
+    """Fill every output block with its command's output and every file block with the file."""
+    doc = OUTPUT.sub(
+        lambda m: (
+            f"<!-- output: {m['args']} -->\n```\n$ netspec {m['args']}\n{run_netspec(m['args'])}```\n"
+            "<!-- end output -->"
+        ),
+        doc,
+    )
+    return FILE.sub(
+        lambda m: f"<!-- file: {m['path']} -->\n```yaml\n{(ROOT / m['path']).read_text()}```\n<!-- end file -->", doc
+    )
+
+
 def main(argv: list[str]) -> int:
     targets = {DOC: render(DOC.read_text()), SCHEMA: schema_text()}
+    for path in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
+        text = targets.get(path, path.read_text())
+        targets[path] = fill_blocks(text)
     stale = [path for path, text in targets.items() if path.read_text() != text]
     if "--check" in argv:
         for path in stale:

@@ -170,7 +170,9 @@ def test_deep_stem_uses_timms_layout() -> None:
 def test_head_variants() -> None:
     mlp = small(head={"hidden": [24], "dropout": 0.5, "classes": 10})
     assert [type(m).__name__ for m in mlp.fc] == ["Linear", "ReLU", "Dropout", "Linear"]
-    assert isinstance(mlp.dropout, nn.Dropout)
+    assert "dropout" not in dict(mlp.named_children())  # the pooled features go to the first Linear as they are
+    plain = small(head={"dropout": 0.2, "classes": 10})
+    assert [n for n, _ in plain.named_children()][-3:] == ["flatten", "dropout", "fc"]
     features = small(head={"classes": 0})
     assert features(torch.randn(2, 3, 32, 32)).shape == (2, 64)
     maps = small(head={"classes": 0, "pool": "none"})
@@ -223,3 +225,18 @@ def test_overrides_on_a_spec_object_are_validated() -> None:
         netspec.SpecError, match=r"^keyword overrides: head.classes: expected an integer, got the string 'x'$"
     ):
         netspec.build(spec, head={"classes": "x"})
+
+
+def test_shortcut_act_ends_projections_only() -> None:
+    model = netspec.build("resnet50", block={"shortcut_act": True})
+    assert [type(m).__name__ for m in model.get_submodule("layer2.0.downsample")] == ["Conv2d", "BatchNorm2d", "ReLU"]
+    assert model.get_submodule("layer2.1").downsample is None
+
+
+def test_eca_kernel_grows_with_channels() -> None:
+    # Wang et al. 2020: k = |log2(C) + 1| / 2 rounded up to odd: 3 for 64 channels, 5 for 256, 7 for 2048.
+    model = netspec.build("resnet50", block={"attn": "eca"})
+    kernels = {b.se.conv.kernel_size[0] for b in model.get_submodule("layer1")}
+    assert kernels == {5}
+    assert model.get_submodule("layer4.0.se.conv").kernel_size == (7,)
+    assert small(block={"type": "basic", "attn": "eca"}).get_submodule("layer3.0.se.conv").kernel_size == (3,)

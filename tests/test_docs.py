@@ -4,16 +4,31 @@ from __future__ import annotations
 
 import importlib.util
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_generated_docs_are_current() -> None:
-    spec = importlib.util.spec_from_file_location("gen_docs", ROOT / "scripts" / "gen_docs.py")
+def _script(name: str) -> Any:
+    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
     assert spec is not None and spec.loader is not None
-    gen_docs = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(gen_docs)
-    assert gen_docs.main(["--check"]) == 0, "run: python scripts/gen_docs.py"
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_generated_docs_are_current() -> None:
+    assert _script("gen_docs").main(["--check"]) == 0, "run: python scripts/gen_docs.py"
+
+
+def test_zoo_table_is_current() -> None:
+    assert _script("gen_zoo").main(["--check"]) == 0, "run: python scripts/gen_zoo.py"
+
+
+def test_readme_links_every_page() -> None:
+    readme = (ROOT / "README.md").read_text()
+    for page in sorted((ROOT / "docs").glob("*.md")):
+        assert f"(docs/{page.name})" in readme, page.name
 
 
 def test_every_model_field_is_documented() -> None:

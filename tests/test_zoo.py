@@ -36,7 +36,7 @@ def count(module: nn.Module) -> int:
 
 def macs(module: nn.Module, size: int) -> int:
     with FlopCounterMode(display=False) as counter:
-        module(torch.randn(1, 3, size, size))
+        module(torch.zeros(1, 3, size, size))
     return counter.get_total_flops() // 2
 
 
@@ -61,6 +61,16 @@ def test_every_listed_spec_ships() -> None:
 def test_torchvision(name: str) -> None:
     reference = getattr(torchvision.models, name)()
     assert_same_network(netspec.build(name), reference, reference.state_dict(), 160)
+
+
+@pytest.mark.parametrize("name", TORCHVISION)
+def test_torchvision_published_figures(name: str) -> None:
+    # torchvision's weight metadata: num_params, and _ops in GFLOPS as torchvision counts them (multiply-adds).
+    meta = torchvision.models.get_model_weights(name).DEFAULT.meta
+    with torch.device("meta"):
+        model = netspec.build(name).eval()
+        assert count(model) == meta["num_params"]
+        assert round(macs(model, 224) / 1e9, 3) == meta["_ops"]
 
 
 @pytest.mark.parametrize("name", TIMM)
