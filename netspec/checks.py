@@ -39,8 +39,8 @@ def _stage_problems(i: int, stage: Stage, block: BlockSettings, in_channels: int
     elif stage.width * block.width_per_group % 64:
         per_group = f"width {stage.width} x width_per_group {block.width_per_group} / 64"
         found.append((f"stages.{i}.width", f"{per_group} is not a whole number of channels per group"))
-    if block.order == "pre" and kind.pre is None:
-        found.append((where("order"), f"{block.type} blocks have no pre-activation form; use order: post"))
+    if block.order not in kind.forms:
+        found.append((where("order"), f"{block.type} blocks have no {block.order}-activation form; use order: post"))
     if block.stride_at == "1x1" and not kind.has_1x1_stride:
         found.append((where("stride_at"), f"{block.type} blocks have no 1x1 conv to stride; use stride_at: 3x3"))
     out = block.out_channels(stage.width)

@@ -1,4 +1,4 @@
-"""The `netspec` command: parse arguments, call the library, print. Imports torch only in `build`."""
+"""The `netspec` command: parse arguments, call the library, print. Only `build` imports torch."""
 
 from __future__ import annotations
 
@@ -7,11 +7,14 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from netspec.errors import NetspecError
+from netspec.analysis import Analysis, NoDescription, analyze, parameter_problems, spatial_problems
+from netspec.diff import render as render_diff
+from netspec.errors import Diagnostic, NetspecError, SpecError
 from netspec.files import check_output, write_atomic
-from netspec.loader import load_spec
-from netspec.report import one_line, stage_table
+from netspec.loader import load, load_spec
+from netspec.report import DEPTHS, FORMATS, one_line, summary
 from netspec.sources import builtin_names
+from netspec.spec import Spec
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -27,13 +30,38 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("spec", metavar="SPEC", help="spec file or builtin name")
     build.add_argument("-o", "--output", type=Path, help="save the weights (.pt or .safetensors)")
     build.add_argument("--weights", type=Path, help="load a state_dict (torchvision or timm layout) strictly")
-    build.add_argument("--input-size", type=int, help="image size for the shapes (default: the spec's input.size)")
+    _add_size(build)
+    build.add_argument("--max-params", type=float, default=2e9, help="refuse larger networks (default 2e9)")
     _add_set(build)
+
+    summary = commands.add_parser("summary", help="shapes, parameters and MACs from the spec (does not import torch)")
+    summary.add_argument("spec", metavar="SPEC", help="spec file or builtin name")
+    _add_size(summary)
+    summary.add_argument("--batch", type=_positive, default=1, help="batch size for MACs and memory (default 1)")
+    summary.add_argument("--depth", choices=DEPTHS, default="stage", help="rows per stage, block or layer")
+    summary.add_argument("--format", choices=FORMATS, default="table", help="table, markdown or json")
+    _add_set(summary)
+
+    diff = commands.add_parser("diff", help="what changes between two specs (does not import torch)")
+    diff.add_argument("a", metavar="A", help="spec file or builtin name")
+    diff.add_argument("b", metavar="B", help="spec file or builtin name")
+    _add_size(diff)
 
     commands.add_parser("list", help="list the builtin specs")
     schema = commands.add_parser("schema", help="print the JSON Schema of spec files")
     schema.add_argument("-o", "--output", type=Path, help="write it to a file instead")
     return parser
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _add_size(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--input-size", type=_positive, help="square image size (default: the spec's input.size)")
 
 
 def _add_set(command: argparse.ArgumentParser) -> None:
@@ -71,10 +99,25 @@ def _validate(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def _checked(args: argparse.Namespace, max_params: float | None = None) -> tuple[Spec, Analysis | None]:
+    """Load the spec and analyse it; refuse, before anything is allocated, what cannot or should not be built."""
+    loaded = load(args.spec, args.set)
+    try:
+        analysis = analyze(loaded.spec, args.input_size)
+    except NoDescription:
+        return loaded.spec, None  # a custom block type without a static description: nothing to check
+    found = spatial_problems(analysis)
+    if max_params is not None:
+        found += parameter_problems(analysis, int(max_params))
+    if found:
+        raise SpecError(Diagnostic(loaded.doc.locate(_loc(path)), path, message) for path, message in found)
+    return loaded.spec, analysis
+
+
 def _build(args: argparse.Namespace) -> int:
-    spec = load_spec(args.spec, args.set)
+    spec, analysis = _checked(args, args.max_params)
     from netspec.compiler import compile_spec
-    from netspec.weights import check_format, load_weights, parameters_by_part, save_weights
+    from netspec.weights import check_format, load_weights, save_weights
 
     if args.output is not None:
         check_format(args.output)
@@ -82,7 +125,10 @@ def _build(args: argparse.Namespace) -> int:
     model = compile_spec(spec)
     if args.weights is not None:
         load_weights(model, args.weights)
-    print(stage_table(spec, parameters_by_part(model), args.input_size))
+    if analysis is not None:
+        print(summary(analysis))
+    else:
+        print(f"{spec.name}: {sum(p.numel() for p in model.parameters()):,} parameters")
     notes = [f"weights loaded from {args.weights}"] if args.weights is not None else []
     if args.output is not None:
         save_weights(model, args.output)
@@ -90,6 +136,23 @@ def _build(args: argparse.Namespace) -> int:
     if notes:
         print("", *notes, sep="\n")
     return 0
+
+
+def _summary(args: argparse.Namespace) -> int:
+    _, analysis = _checked(args)
+    if analysis is None:
+        raise NetspecError(f"{args.spec}: a block type has no static description; register one with describe_post")
+    print(summary(analysis, args.depth, args.format, args.batch))
+    return 0
+
+
+def _diff(args: argparse.Namespace) -> int:
+    print(render_diff(load_spec(args.a), load_spec(args.b), args.input_size))
+    return 0
+
+
+def _loc(path: str) -> tuple[str | int, ...]:
+    return tuple(int(p) if p.isdigit() else p for p in path.split("."))
 
 
 def _list(args: argparse.Namespace) -> int:
@@ -111,4 +174,11 @@ def _schema(args: argparse.Namespace) -> int:
     return 0
 
 
-_COMMANDS = {"validate": _validate, "build": _build, "list": _list, "schema": _schema}
+_COMMANDS = {
+    "validate": _validate,
+    "build": _build,
+    "summary": _summary,
+    "diff": _diff,
+    "list": _list,
+    "schema": _schema,
+}

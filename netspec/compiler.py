@@ -26,11 +26,9 @@ def compile_spec(spec: Spec) -> ResNet:
     parts: OrderedDict[str, nn.Module] = OrderedDict()
     channels = _stem(spec, parts)
     dilation = 1
-    rates = _drop_path_rates(spec)
-    for i, (stage, block) in enumerate(zip(spec.stages, spec.stage_blocks(), strict=True)):
-        stage_rates = [block.drop_path * r for r in rates[: stage.depth]]
-        rates = rates[stage.depth :]
-        parts[f"layer{i + 1}"] = _stage(channels, stage, block, dilation, stage_rates)
+    stages = zip(spec.stages, spec.stage_blocks(), spec.drop_path_rates(), strict=True)
+    for i, (stage, block, rates) in enumerate(stages):
+        parts[f"layer{i + 1}"] = _stage(channels, stage, block, dilation, rates)
         channels, dilation = block.out_channels(stage.width), stage.dilation
     _head(spec, channels, parts)
     model = ResNet(parts)
@@ -58,12 +56,6 @@ def _stem(spec: Spec, parts: OrderedDict[str, nn.Module]) -> int:
         pool_layer = nn.MaxPool2d if pool == "max" else nn.AvgPool2d
         parts["maxpool" if pool == "max" else "avgpool_stem"] = pool_layer(kernel_size=3, stride=2, padding=1)
     return channels
-
-
-def _drop_path_rates(spec: Spec) -> list[float]:
-    """Stochastic depth grows linearly from 0 at the first block to the full rate at the last (timm)."""
-    total = sum(stage.depth for stage in spec.stages)
-    return [i / max(total - 1, 1) for i in range(total)]
 
 
 def _stage(in_ch: int, stage: Stage, block: BlockSettings, prev_dilation: int, rates: list[float]) -> nn.Sequential:

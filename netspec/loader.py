@@ -37,16 +37,29 @@ class Document:
         return Mark("<spec>")
 
 
-def load_spec(
-    ref: str | os.PathLike[str], sets: Sequence[str] = (), overrides: Mapping[str, Any] | None = None
-) -> Spec:
+@dataclass(frozen=True)
+class Loaded:
+    """A validated spec and the document it came from, to place later problems (such as limits) in the file."""
+
+    spec: Spec
+    doc: Document
+
+
+def load(ref: str | os.PathLike[str], sets: Sequence[str] = (), overrides: Mapping[str, Any] | None = None) -> Loaded:
     """Load, merge and validate a spec file or builtin name; raise SpecError listing every problem."""
     doc = load_document(ref)
     if overrides:
         doc = merge(doc, _from_mapping(dict(overrides), Mark("keyword overrides")))
     for assignment in sets:
         apply_set(doc, assignment)
-    return validate(doc)
+    return Loaded(validate(doc), doc)
+
+
+def load_spec(
+    ref: str | os.PathLike[str], sets: Sequence[str] = (), overrides: Mapping[str, Any] | None = None
+) -> Spec:
+    """Load, merge and validate a spec file or builtin name; raise SpecError listing every problem."""
+    return load(ref, sets, overrides).spec
 
 
 def with_overrides(spec: Spec, overrides: Mapping[str, Any]) -> Spec:

@@ -229,6 +229,15 @@ class Spec(_Model):
         """Each stage's block settings: `block` with that stage's overrides."""
         return tuple(stage.block_settings(self.block) for stage in self.stages)
 
+    def drop_path_rates(self) -> list[list[float]]:
+        """Each stage's per-block stochastic depth rates: linear from 0 at the first block to `drop_path` (timm)."""
+        total = sum(stage.depth for stage in self.stages)
+        rates, start = [], 0
+        for stage, block in zip(self.stages, self.stage_blocks(), strict=True):
+            rates.append([block.drop_path * (start + i) / max(total - 1, 1) for i in range(stage.depth)])
+            start += stage.depth
+        return rates
+
     def stem_norm(self) -> bool:
         return self.stem.norm if self.stem.norm is not None else self.block.order == "post"
 
