@@ -33,8 +33,8 @@ run: setup
 	$(BIN)/netspec build specs/resnet101.yaml
 
 lint: $(STAMP)
-	$(BIN)/ruff check netspec tests scripts
-	$(BIN)/ruff format --check netspec tests scripts
+	$(BIN)/ruff check netspec tests scripts bench
+	$(BIN)/ruff format --check netspec tests scripts bench
 
 typecheck: $(STAMP)
 	$(BIN)/mypy netspec
