@@ -30,7 +30,8 @@ dot:
 	  fi; }
 
 run: setup
-	$(BIN)/netspec build specs/resnet101.yaml
+	@mkdir -p out
+	$(BIN)/netspec build specs/resnet101.yaml --diagram out/resnet101.svg
 
 lint: $(STAMP)
 	$(BIN)/ruff check netspec tests scripts bench

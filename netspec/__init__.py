@@ -14,11 +14,12 @@ from netspec.registry import register_block
 from netspec.spec import Spec
 
 if TYPE_CHECKING:
+    import graphviz
     from torch import nn
 
     from netspec.compiler import ResNet
 
-__all__ = ["NetspecError", "Spec", "SpecError", "build", "load_spec", "load_weights", "register_block"]
+__all__ = ["NetspecError", "Spec", "SpecError", "build", "diagram", "load_spec", "load_weights", "register_block"]
 __version__ = "0.1.0"
 
 
@@ -42,3 +43,47 @@ def load_weights(model: nn.Module, path: str | os.PathLike[str]) -> None:
     from netspec.weights import load_weights as _load
 
     _load(model, Path(path))
+
+
+def diagram(
+    spec_or_model: Spec | str | os.PathLike[str] | nn.Module,
+    detail: str = "stage",
+    *,
+    rankdir: str = "TB",
+    expand: bool = False,
+    input_size: int | None = None,
+) -> graphviz.Digraph:
+    """The architecture diagram of a spec (built on the meta device) or of a built model, as a graphviz.Digraph.
+
+    `detail` is 'stage', 'block' or 'layer'. Nothing is written: call `.source`, `.pipe(format="svg")` or
+    `.render(...)` on the result. For a model, the input is 3 x 224 x 224 unless `input_size` says otherwise.
+    """
+    from torch import nn
+
+    from netspec.render import render
+    from netspec.structure import trace
+
+    if isinstance(spec_or_model, nn.Module):
+        size = input_size or 224
+        return render(trace(spec_or_model, (3, size, size)), type(spec_or_model).__name__, detail, rankdir, expand)
+    spec = spec_or_model if isinstance(spec_or_model, Spec) else load_spec(spec_or_model)
+    return draw(spec, detail, rankdir, expand, input_size)
+
+
+def draw(spec: Spec, detail: str, rankdir: str, expand: bool, input_size: int | None) -> graphviz.Digraph:
+    """The diagram of `spec`'s network, built on the meta device (no memory for weights)."""
+    import torch
+
+    from netspec.analysis import NoDescription, analyze
+    from netspec.compiler import compile_spec
+    from netspec.render import render
+    from netspec.structure import trace
+
+    with torch.device("meta"):
+        model = compile_spec(spec)
+    size = input_size or spec.input.size
+    try:
+        shapes = {layer.path: layer.shape for layer in analyze(spec, size).layers}
+    except NoDescription:
+        shapes = None  # a block type without a static description: measure on the meta device
+    return render(trace(model, (spec.input.channels, size, size), shapes), spec.name, detail, rankdir, expand)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from netspec.analysis import Analysis, NoDescription, analyze, parameter_problems, spatial_problems
 from netspec.diff import render as render_diff
+from netspec.drawing import DETAILS, check_diagram_target, draw, write_diagram
 from netspec.errors import Diagnostic, NetspecError, SpecError
 from netspec.files import check_output, write_atomic
 from netspec.loader import load, load_spec
@@ -32,7 +33,16 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--weights", type=Path, help="load a state_dict (torchvision or timm layout) strictly")
     _add_size(build)
     build.add_argument("--max-params", type=float, default=2e9, help="refuse larger networks (default 2e9)")
+    build.add_argument("--diagram", type=Path, help="also draw the architecture to this file (.svg, .png, .pdf, .dot)")
+    _add_diagram_options(build)
     _add_set(build)
+
+    render = commands.add_parser("render", help="draw the architecture: .svg, .png, .pdf or .dot")
+    render.add_argument("spec", metavar="SPEC", help="spec file or builtin name")
+    render.add_argument("-o", "--output", type=Path, required=True, help="the diagram file; its suffix sets the format")
+    _add_diagram_options(render)
+    _add_size(render)
+    _add_set(render)
 
     summary = commands.add_parser("summary", help="shapes, parameters and MACs from the spec (does not import torch)")
     summary.add_argument("spec", metavar="SPEC", help="spec file or builtin name")
@@ -62,6 +72,12 @@ def _positive(text: str) -> int:
 
 def _add_size(command: argparse.ArgumentParser) -> None:
     command.add_argument("--input-size", type=_positive, help="square image size (default: the spec's input.size)")
+
+
+def _add_diagram_options(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--detail", choices=DETAILS, default="stage", help="stage, block or layer (default stage)")
+    command.add_argument("--rankdir", choices=("TB", "LR"), default="TB", help="top to bottom or left to right")
+    command.add_argument("--expand", action="store_true", help="draw every block instead of collapsing repeats")
 
 
 def _add_set(command: argparse.ArgumentParser) -> None:
@@ -122,6 +138,8 @@ def _build(args: argparse.Namespace) -> int:
     if args.output is not None:
         check_format(args.output)
         check_output(args.output, args.spec)
+    if args.diagram is not None:
+        check_diagram_target(args.diagram, args.spec)
     model = compile_spec(spec)
     if args.weights is not None:
         load_weights(model, args.weights)
@@ -133,8 +151,19 @@ def _build(args: argparse.Namespace) -> int:
     if args.output is not None:
         save_weights(model, args.output)
         notes.append(f"weights written to {args.output}")
+    if args.diagram is not None:
+        write_diagram(draw(spec, args.detail, args.rankdir, args.expand, args.input_size), args.diagram)
+        notes.append(f"diagram written to {args.diagram}")
     if notes:
         print("", *notes, sep="\n")
+    return 0
+
+
+def _render(args: argparse.Namespace) -> int:
+    spec, _ = _checked(args)
+    check_diagram_target(args.output, args.spec)
+    write_diagram(draw(spec, args.detail, args.rankdir, args.expand, args.input_size), args.output)
+    print(f"{args.output}: {spec.name}, {args.detail} detail")
     return 0
 
 
@@ -177,6 +206,7 @@ def _schema(args: argparse.Namespace) -> int:
 _COMMANDS = {
     "validate": _validate,
     "build": _build,
+    "render": _render,
     "summary": _summary,
     "diff": _diff,
     "list": _list,

@@ -133,6 +133,8 @@ def _classifier(head: Head, channels: int) -> nn.Module:
 
 def _init_weights(model: nn.Module, spec: Spec) -> None:
     """torchvision's initialisation: He-normal convs (fan out), unit norms; optional zero-init of branches."""
+    if any(p.is_meta for p in model.parameters()):
+        return  # meta tensors hold no values (and initialising them imports torch._dynamo, over a second)
     for module in model.modules():
         if isinstance(module, nn.Conv2d):
             nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")

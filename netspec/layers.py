@@ -9,7 +9,6 @@ from functools import partial
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from torchvision.ops import FrozenBatchNorm2d
 
 NormLayer = Callable[[int], nn.Module]
 ActLayer = Callable[..., nn.Module]  # called with an optional `inplace` keyword
@@ -47,6 +46,8 @@ def norm_layer(name: str, groups: int = 32) -> NormLayer:
     if name == "batch":
         return nn.BatchNorm2d
     if name == "frozen_batch":
+        from torchvision.ops import FrozenBatchNorm2d  # imported here: torchvision takes over a second to import
+
         return FrozenBatchNorm2d  # type: ignore[no-any-return]  # torchvision ships no type hints
     if name == "group":
         return partial(nn.GroupNorm, groups)

@@ -114,3 +114,14 @@ def test_python_dash_m_and_the_console_script() -> None:
     assert bad.returncode == 1
     assert bad.stderr == "no spec file or builtin spec named 'resnet05'; did you mean 'resnet50'?\n"
     assert "Traceback" not in bad.stderr
+
+
+def test_outputs_get_the_usual_file_mode(tmp_path: Path, cli: Cli) -> None:
+    import os
+
+    mask = os.umask(0o022)
+    try:
+        assert cli("schema", "-o", str(tmp_path / "s.json"))[0] == 0
+    finally:
+        os.umask(mask)
+    assert (tmp_path / "s.json").stat().st_mode & 0o777 == 0o644

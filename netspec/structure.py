@@ -1,0 +1,180 @@
+"""The real structure of a built module, for diagrams: its dataflow (torch.fx), its layers' types and
+parameters, and each step's output shape and MACs. What `render` draws comes from here, so a diagram shows
+what `build` returns.
+
+Shapes come from a pass on the meta device, or, for a network built from a spec, from netspec's static
+analysis, which the tests hold equal to that pass layer by layer: on the meta device torch's reference
+kernels import torch._dynamo, which costs over two seconds.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, fx, nn
+
+from netspec.layers import EfficientChannelAttention, SqueezeExcite
+
+Shape = tuple[int, ...]
+COMPOSITE_LAYERS = (SqueezeExcite, EfficientChannelAttention)  # drawn as one layer each
+
+
+@dataclass(frozen=True)
+class Node:
+    """One step of forward: a layer (named by its state_dict path), a residual add, the input or the output."""
+
+    name: str
+    kind: str
+    inputs: tuple[str, ...]
+    in_shape: Shape
+    shape: Shape
+    params: int = 0
+    macs: int = 0
+    note: str = ""
+    block: str = ""  # the residual block it belongs to, e.g. "layer3.4"
+    block_kind: str = ""  # that block's class name, e.g. "Bottleneck"
+
+
+class _Tracer(fx.Tracer):
+    def is_leaf_module(self, m: nn.Module, module_qualified_name: str) -> bool:
+        return not list(m.children()) or isinstance(m, COMPOSITE_LAYERS)
+
+
+def trace(model: nn.Module, input_shape: Shape, shapes: Mapping[str, Shape] | None = None) -> list[Node]:
+    """Every step of `model`'s forward pass for one input of `input_shape` (C, H, W), in order.
+
+    `shapes` maps state_dict paths (and `<block>.add`) to output shapes; without it, a pass on the meta device
+    measures them."""
+    model = copy.deepcopy(model).to("meta").eval() if _has_data(model) else model.eval()
+    graph = _Tracer().trace(model)
+    if shapes is None:
+        shapes = measure_shapes(model, graph, input_shape)
+    names: dict[fx.Node, str] = {}
+    nodes: list[Node] = []
+    calls: dict[str, int] = {}
+    known = {"input": input_shape, **shapes}
+    for fx_node in graph.nodes:
+        node = _node(fx_node, model, names, known)
+        known[node.name] = node.shape
+        calls[node.name] = calls.get(node.name, 0) + 1
+        if calls[node.name] > 1:  # a module called more than once (torchvision's blocks reuse one ReLU)
+            node = dataclasses.replace(node, name=f"{node.name}#{calls[node.name]}")
+        names[fx_node] = node.name
+        nodes.append(node)
+    return nodes
+
+
+class _Shapes(fx.Interpreter):
+    """Runs the traced graph, keeping the output shape of each functional step (such as the residual add)."""
+
+    def __init__(self, module: fx.GraphModule, shapes: dict[str, Shape]) -> None:
+        super().__init__(module)
+        self.shapes = shapes
+
+    def run_node(self, n: fx.Node) -> object:
+        result = super().run_node(n)
+        if n.op == "call_function" and isinstance(result, Tensor):
+            self.shapes[n.name] = tuple(result.shape[1:])
+        return result
+
+
+def measure_shapes(model: nn.Module, graph: fx.Graph, input_shape: Shape) -> dict[str, Shape]:
+    """Output shapes of every module (by path) and functional step (by fx name), from one pass on meta."""
+    shapes: dict[str, Shape] = {}
+
+    def record(name: str) -> Callable[[nn.Module, object, Tensor], None]:
+        return lambda module, inputs, output: shapes.__setitem__(name, tuple(output.shape[1:]))
+
+    handles = [m.register_forward_hook(record(name)) for name, m in model.named_modules() if name]
+    try:
+        _Shapes(fx.GraphModule(model, graph), shapes).run(torch.empty(1, *input_shape, device="meta"))
+    finally:
+        for handle in handles:
+            handle.remove()
+    return shapes
+
+
+def _macs(layer: nn.Module, path: str, shapes: Mapping[str, Shape]) -> int:
+    """Multiply-accumulates of the conv and linear layers in `layer`: each output element of a conv takes
+    (in / groups) x kernel of them, of a linear layer in_features."""
+    total = 0
+    for name, m in layer.named_modules():
+        out = math.prod(shapes.get(f"{path}.{name}" if name else path, ()))
+        if isinstance(m, nn.Linear):
+            total += out * m.in_features
+        elif isinstance(m, nn.Conv1d | nn.Conv2d):
+            total += out * m.in_channels // m.groups * math.prod(m.kernel_size)
+    return total
+
+
+def _has_data(model: nn.Module) -> bool:
+    return any(not t.is_meta for t in [*model.parameters(), *model.buffers()])
+
+
+def _node(fx_node: fx.Node, model: nn.Module, names: dict[fx.Node, str], shapes: Mapping[str, Shape]) -> Node:
+    """The step `fx_node` stands for; `shapes` holds the output shapes of the steps before it."""
+    inputs = tuple(names[n] for n in fx_node.all_input_nodes)
+    in_shape = shapes.get(inputs[0].split("#")[0], ()) if inputs else shapes["input"]
+    if fx_node.op == "placeholder":
+        return Node("input", "input", (), in_shape, in_shape)
+    if fx_node.op == "output":
+        return Node("output", "output", inputs, in_shape, in_shape)
+    if fx_node.op == "call_module":
+        path = str(fx_node.target)
+        layer = model.get_submodule(path)
+        params = sum(p.numel() for p in layer.parameters())
+        block = _block_of(path)
+        block_kind = type(model.get_submodule(block)).__name__ if block else ""
+        # Attention layers keep their input's shape; the static analysis records only their parts.
+        shape = shapes[path] if path in shapes or not isinstance(layer, COMPOSITE_LAYERS) else in_shape
+        macs = _macs(layer, path, shapes)
+        return Node(
+            path,
+            type(layer).__name__,
+            inputs,
+            in_shape,
+            shape,
+            params,
+            macs,
+            _note(layer, in_shape, shape),
+            block,
+            block_kind,
+        )
+    # A functional step: the residual add (`out += shortcut`, `out + shortcut`) or another op, named in its block.
+    block = next((_block_of(n) for n in inputs if _block_of(n)), "")
+    op = getattr(fx_node.target, "__name__", str(fx_node.target)).strip("_")
+    kind = "add" if op in ("add", "iadd") else op
+    block_kind = type(model.get_submodule(block)).__name__ if block else ""
+    name = f"{block}.{kind}" if block else fx_node.name
+    shape = shapes.get(name, shapes.get(fx_node.name, in_shape))
+    return Node(name, kind, inputs, in_shape, shape, block=block, block_kind=block_kind)
+
+
+def _block_of(path: str) -> str:
+    """'layer3.4' for 'layer3.4.conv2'; '' outside the stages."""
+    parts = path.split(".")
+    return ".".join(parts[:2]) if len(parts) > 2 and parts[0].startswith("layer") and parts[1].isdigit() else ""
+
+
+def _note(layer: nn.Module, in_shape: Shape, shape: Shape) -> str:
+    """A layer's few defining numbers: '3x3/2, 64 -> 128', '2048 -> 1000'."""
+    if isinstance(layer, nn.Conv2d | nn.Conv1d):
+        k, s = layer.kernel_size[0], layer.stride[0]
+        groups = f", groups {layer.groups}" if layer.groups > 1 else ""
+        size = f"{k}x{k}/{s}" if isinstance(layer, nn.Conv2d) else f"k{k}"
+        return f"{size}, {layer.in_channels} -> {layer.out_channels}{groups}"
+    if isinstance(layer, nn.Linear):
+        return f"{layer.in_features} -> {layer.out_features}"
+    if isinstance(layer, nn.MaxPool2d | nn.AvgPool2d):
+        k, s = _first(layer.kernel_size), _first(layer.stride)
+        return f"{k}x{k}/{s}"
+    return ""
+
+
+def _first(value: int | tuple[int, ...]) -> int:
+    return value if isinstance(value, int) else value[0]
