@@ -4,37 +4,20 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 from pydantic import ValidationError
 
-from netspec import sources
-from netspec.errors import Diagnostic, Mark, SpecError, closest
+from netspec import reader, sources
+from netspec.errors import Mark, SpecError, closest
 from netspec.messages import Loc, describe, diagnostics, walk_paths
+from netspec.reader import Document
 from netspec.spec import Spec
 
 NOT_INHERITED = ("name", "description")  # they describe one file, not the network it extends
-
-
-@dataclass
-class Document:
-    """A spec's raw data and where each key and value was written."""
-
-    data: dict[str, Any]
-    keys: dict[Loc, Mark] = field(default_factory=dict)
-    values: dict[Loc, Mark] = field(default_factory=dict)
-
-    def locate(self, loc: Loc, at_key: bool = False) -> Mark:
-        """The mark of `loc`, or of its nearest enclosing value when `loc` itself was not written."""
-        if at_key and loc in self.keys:
-            return self.keys[loc]
-        for end in range(len(loc), -1, -1):
-            if loc[:end] in self.values:
-                return self.values[loc[:end]]
-        return Mark("<spec>")
 
 
 @dataclass(frozen=True)
@@ -106,86 +89,14 @@ def _extend(doc: Document, base_ref: Any, chain: tuple[Path, ...]) -> Document:
 
 
 def read_document(raw: bytes, source: str) -> Document:
-    """Parse one YAML document with the safe loader, recording the mark of every key and value."""
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line, col = raw.count(b"\n", 0, exc.start) + 1, exc.start - raw.rfind(b"\n", 0, exc.start)
-        message = f"not UTF-8 text: invalid byte 0x{raw[exc.start]:02x}"
-        raise SpecError.at(Mark(source, line, col), "", message) from None
-    loader = yaml.SafeLoader(text)
-    try:
-        node = loader.get_single_node()
-        if node is None:
-            raise SpecError.at(Mark(source, 1, 1), "", "empty document; a spec needs at least 'netspec: 1' and stages")
-        reader = _Reader(loader, source)
-        data = reader.construct(node, ())
-    except yaml.MarkedYAMLError as exc:
-        where = exc.problem_mark or exc.context_mark
-        line, col = (where.line + 1, where.column + 1) if where else (1, 1)
-        raise SpecError.at(Mark(source, line, col), "", _yaml_message(exc)) from None
-    finally:
-        loader.dispose()
-    doc = reader.doc
-    if not isinstance(data, dict):
-        message = f"a spec must be a mapping of fields (netspec, name, stages, ...), got {describe(data)}"
+    """One spec file's document: safe, bounded YAML (netspec.reader) that must be a mapping with a version."""
+    doc = reader.read_document(raw, source)
+    if not isinstance(doc.data, dict):
+        message = f"a spec must be a mapping of fields (netspec, name, stages, ...), got {describe(doc.data)}"
         raise SpecError.at(doc.values[()], "", message)
-    if reader.problems:
-        raise SpecError(reader.problems)
-    if "netspec" not in data and closest("netspec", list(data)) is None:
+    if "netspec" not in doc.data and closest("netspec", list(doc.data)) is None:
         raise SpecError.at(doc.values[()], "netspec", "missing format version: add 'netspec: 1' as the first line")
-    doc.data = data
     return doc
-
-
-def _yaml_message(exc: yaml.MarkedYAMLError) -> str:
-    if isinstance(exc, yaml.composer.ComposerError) and exc.problem == "but found another document":
-        return "a spec file holds one YAML document; found a second one"
-    return f"invalid YAML: {exc.problem or exc.context}"
-
-
-def _mark(node: yaml.Node, source: str) -> Mark:
-    return Mark(source, node.start_mark.line + 1, node.start_mark.column + 1)
-
-
-class _Reader:
-    """Turns a composed YAML node tree into plain data, recording a mark for every key and value."""
-
-    def __init__(self, loader: yaml.SafeLoader, source: str) -> None:
-        self.loader, self.source = loader, source
-        self.doc = Document({})
-        self.problems: list[Diagnostic] = []
-        self._open: set[int] = set()  # ids of the collections being read: an alias back to one is a cycle
-
-    def construct(self, node: yaml.Node, path: Loc) -> Any:
-        self.doc.values[path] = _mark(node, self.source)
-        if not isinstance(node, yaml.SequenceNode | yaml.MappingNode):
-            return self.loader.construct_object(node, deep=True)
-        if id(node) in self._open:
-            field = ".".join(map(str, path))
-            raise SpecError.at(_mark(node, self.source), field, "an alias refers to a node that contains it")
-        self._open.add(id(node))
-        try:
-            if isinstance(node, yaml.SequenceNode):
-                return [self.construct(item, (*path, i)) for i, item in enumerate(node.value)]
-            return self._mapping(node, path)
-        finally:
-            self._open.discard(id(node))
-
-    def _mapping(self, node: yaml.MappingNode, path: Loc) -> dict[str, Any]:
-        result: dict[str, Any] = {}
-        for key_node, value_node in node.value:
-            key = str(key_node.value) if isinstance(key_node, yaml.ScalarNode) else "<complex key>"
-            if key in result:
-                first = self.doc.keys[(*path, key)]
-                message = f"duplicate key '{key}' (first set on line {first.line})"
-                self.problems.append(
-                    Diagnostic(_mark(key_node, self.source), ".".join(map(str, (*path, key))), message)
-                )
-                continue
-            self.doc.keys[(*path, key)] = _mark(key_node, self.source)
-            result[key] = self.construct(value_node, (*path, key))
-        return result
 
 
 def merge(base: Document, over: Document) -> Document:
