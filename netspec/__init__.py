@@ -8,7 +8,9 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Any
 
-from netspec.errors import NetspecError, SpecError
+from netspec.analysis import analyze
+from netspec.errors import Diagnostic, Mark, NetspecError, SpecError
+from netspec.limits import Limits, cost_problems, field_problems, load_within
 from netspec.loader import load_spec, with_overrides
 from netspec.registry import register_block
 from netspec.spec import Spec
@@ -19,21 +21,37 @@ if TYPE_CHECKING:
 
     from netspec.compiler import ResNet
 
-__all__ = ["NetspecError", "Spec", "SpecError", "build", "diagram", "load_spec", "load_weights", "register_block"]
+__all__ = [
+    "Limits",
+    "NetspecError",
+    "Spec",
+    "SpecError",
+    "build",
+    "diagram",
+    "load_spec",
+    "load_weights",
+    "register_block",
+]
 __version__ = "0.1.0"
 
 
-def build(spec: Spec | str | os.PathLike[str], **overrides: Any) -> ResNet:
+def build(spec: Spec | str | os.PathLike[str], *, limits: Limits | None = None, **overrides: Any) -> ResNet:
     """Build the nn.Module a spec describes.
 
     `spec` is a Spec, a path to a YAML file, or a builtin name ("resnet50"). Keyword overrides are deep-merged
-    into the spec before validation, as `extends` does: `build("resnet50", head={"classes": 10})`.
+    into the spec before validation, as `extends` does: `build("resnet50", head={"classes": 10})`. The spec is
+    held to `limits` (default: Limits()) before anything is allocated.
     """
     from netspec.compiler import compile_spec
 
+    limits = limits or Limits()
     if isinstance(spec, Spec):
-        return compile_spec(with_overrides(spec, overrides) if overrides else spec)
-    return compile_spec(load_spec(spec, overrides=overrides))
+        spec = with_overrides(spec, overrides) if overrides else spec
+        found = field_problems(spec, limits) or cost_problems(analyze(spec), limits)
+        if found:
+            raise SpecError(Diagnostic(Mark("<spec>"), path, message) for path, message in found)
+        return compile_spec(spec)
+    return compile_spec(load_within(spec, limits, overrides=overrides)[0])
 
 
 def load_weights(model: nn.Module, path: str | os.PathLike[str]) -> None:

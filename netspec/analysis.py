@@ -205,28 +205,3 @@ def _head(r: Recorder, spec: Spec, x: Shape) -> None:
         r.op(f"fc.{3 * i + 2}", "Dropout", x, x[0], x[0], module=True)
     if head.classes:
         r.linear(f"fc.{3 * len(head.hidden)}", x, head.classes)
-
-
-def spatial_problems(analysis: Analysis) -> list[tuple[str, str]]:
-    """(field, message) for the first layer whose feature map shrinks to nothing, if any."""
-    for layer in analysis.layers:
-        if any(d <= 0 for d in layer.shape):
-            stage = f"stages.{int(layer.part[5:]) - 1}" if layer.part.startswith("layer") else layer.part
-            size = " x ".join(map(str, layer.shape[1:]))
-            where = f"at {layer.path} (computed size {size})"
-            message = f"the feature map shrinks to nothing {where} for a {analysis.size} x {analysis.size} input"
-            return [(stage, message)]
-    return []
-
-
-def parameter_problems(analysis: Analysis, max_params: int) -> list[tuple[str, str]]:
-    """(field, message) when the network has more parameters than `max_params`, at its largest stage."""
-    total = analysis.totals.params
-    if total <= max_params:
-        return []
-    parts = analysis.parts()
-    largest = max(range(1, len(parts) - 1), key=lambda i: parts[i].totals.params)
-    stage = parts[largest].totals.params
-    message = f"the network has {total:,} parameters, over the limit of {max_params:,} (this stage: {stage:,}); "
-    message += "raise it with --max-params"
-    return [(f"stages.{largest - 1}", message)]

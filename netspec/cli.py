@@ -5,14 +5,16 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from dataclasses import fields, replace
 from pathlib import Path
 
-from netspec.analysis import Analysis, NoDescription, analyze, parameter_problems, spatial_problems
+from netspec.analysis import Analysis
 from netspec.diff import render as render_diff
 from netspec.drawing import DETAILS, check_diagram_target, draw, write_diagram
-from netspec.errors import Diagnostic, NetspecError, SpecError
+from netspec.errors import NetspecError
 from netspec.files import check_output, write_atomic
-from netspec.loader import load, load_spec
+from netspec.limits import Limits, load_within
+from netspec.loader import load_spec
 from netspec.report import DEPTHS, FORMATS, one_line, summary
 from netspec.sources import builtin_names
 from netspec.spec import Spec
@@ -32,7 +34,7 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("-o", "--output", type=Path, help="save the weights (.pt or .safetensors)")
     build.add_argument("--weights", type=Path, help="load a state_dict (torchvision or timm layout) strictly")
     _add_size(build)
-    build.add_argument("--max-params", type=float, default=2e9, help="refuse larger networks (default 2e9)")
+    build.add_argument("--max-params", type=float, help="same as --limit params=N (default 2e9)")
     build.add_argument("--diagram", type=Path, help="also draw the architecture to this file (.svg, .png, .pdf, .dot)")
     _add_diagram_options(build)
     _add_set(build)
@@ -84,6 +86,8 @@ def _add_set(command: argparse.ArgumentParser) -> None:
     command.add_argument(
         "--set", action="append", default=[], metavar="PATH=VALUE", help="override a field, e.g. stages.2.depth=23"
     )
+    names = ", ".join(f"{f.name} ({getattr(Limits(), f.name):.0e})" for f in fields(Limits))
+    command.add_argument("--limit", action="append", default=[], metavar="NAME=VALUE", help=f"raise a limit: {names}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -106,7 +110,7 @@ def _validate(args: argparse.Namespace) -> int:
     failed = 0
     for ref in args.specs:
         try:
-            spec = load_spec(ref, args.set)
+            spec, _ = _checked(args, ref)
         except NetspecError as exc:
             print(exc, file=sys.stderr)
             failed += 1
@@ -115,23 +119,16 @@ def _validate(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
-def _checked(args: argparse.Namespace, max_params: float | None = None) -> tuple[Spec, Analysis | None]:
-    """Load the spec and analyse it; refuse, before anything is allocated, what cannot or should not be built."""
-    loaded = load(args.spec, args.set)
-    try:
-        analysis = analyze(loaded.spec, args.input_size)
-    except NoDescription:
-        return loaded.spec, None  # a custom block type without a static description: nothing to check
-    found = spatial_problems(analysis)
-    if max_params is not None:
-        found += parameter_problems(analysis, int(max_params))
-    if found:
-        raise SpecError(Diagnostic(loaded.doc.locate(_loc(path)), path, message) for path, message in found)
-    return loaded.spec, analysis
+def _checked(args: argparse.Namespace, ref: str | None = None) -> tuple[Spec, Analysis | None]:
+    """Load the spec and refuse, before anything is allocated, what is over the limits or cannot be built."""
+    limits = Limits().with_text(args.limit)
+    if getattr(args, "max_params", None) is not None:
+        limits = replace(limits, params=int(args.max_params))
+    return load_within(ref or args.spec, limits, args.set, size=getattr(args, "input_size", None))
 
 
 def _build(args: argparse.Namespace) -> int:
-    spec, analysis = _checked(args, args.max_params)
+    spec, analysis = _checked(args)
     from netspec.compiler import compile_spec
     from netspec.weights import check_format, load_weights, save_weights
 
@@ -178,10 +175,6 @@ def _summary(args: argparse.Namespace) -> int:
 def _diff(args: argparse.Namespace) -> int:
     print(render_diff(load_spec(args.a), load_spec(args.b), args.input_size))
     return 0
-
-
-def _loc(path: str) -> tuple[str | int, ...]:
-    return tuple(int(p) if p.isdigit() else p for p in path.split("."))
 
 
 def _list(args: argparse.Namespace) -> int:

@@ -80,6 +80,10 @@ def _extend(doc: Document, base_ref: Any, chain: tuple[Path, ...]) -> Document:
         raise SpecError.at(
             mark, "extends", f"expected a builtin spec name or a relative path, got {describe(base_ref)}"
         )
+    if os.path.isabs(base_ref) or ("/" in base_ref.replace("\\", "/") and not base_ref.endswith(sources.SUFFIXES)):
+        # A shared spec must not make netspec read arbitrary files: only builtins and relative .yaml paths.
+        message = f"'{base_ref}' must be a builtin spec name or a relative path to a .yaml or .yml file"
+        raise SpecError.at(mark, "extends", message)
     base_path = sources.resolve(base_ref, chain[-1].parent, mark).resolve()
     if base_path in chain:
         cycle = " -> ".join(sources.display(p) for p in (*chain[chain.index(base_path) :], base_path))

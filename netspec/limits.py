@@ -1,0 +1,134 @@
+"""Limits on what a spec may ask for, checked before anything is allocated. No torch.
+
+Field limits are checked on the validated spec (cheap, and they bound the analysis); cost limits on the
+static analysis. Each problem is (dotted field, message); the message names the limit and how to raise it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, fields, replace
+from typing import Any
+
+from netspec.analysis import Analysis, NoDescription, analyze
+from netspec.errors import Diagnostic, NetspecError, SpecError
+from netspec.loader import load
+from netspec.spec import Spec
+
+Problem = tuple[str, str]
+
+
+@dataclass(frozen=True)
+class Limits:
+    """The largest network netspec builds without being asked to; raise any with --limit NAME=VALUE."""
+
+    blocks: int = 10_000  # residual blocks in the whole network
+    channels: int = 65_536  # channels of any layer, classes and hidden widths included
+    groups: int = 4_096  # groups of a grouped conv
+    kernel: int = 31  # kernel size of a stem conv
+    params: int = 2_000_000_000  # trainable parameters
+    macs: int = 10_000_000_000_000  # multiply-accumulates of one image at the spec's input size
+
+    def with_text(self, assignments: list[str]) -> Limits:
+        """These limits with `name=value` assignments applied (values may be written 2e9)."""
+        names = [f.name for f in fields(self)]
+        changes: dict[str, int] = {}
+        for text in assignments:
+            name, _, value = text.partition("=")
+            if name not in names:
+                raise NetspecError(f"--limit {text}: unknown limit '{name}'; limits: {', '.join(names)}")
+            try:
+                changes[name] = int(float(value))
+            except ValueError:
+                raise NetspecError(f"--limit {text}: '{value}' is not a number") from None
+        return replace(self, **changes)
+
+
+def _over(value: int, limit: int, name: str, what: str = "") -> str:
+    return f"{what or f'{value:,}'} exceeds the limit of {limit:,}; raise it with --limit {name}={value}"
+
+
+def field_problems(spec: Spec, limits: Limits) -> list[Problem]:
+    """Sizes written in the spec: blocks, channels, groups and kernels."""
+    found: list[Problem] = []
+    for i, conv in enumerate(spec.stem.layers()):
+        where = f"stem.convs.{i}" if spec.stem.convs is not None else "stem"
+        if conv.width > limits.channels:
+            found.append((f"{where}.width", _over(conv.width, limits.channels, "channels")))
+        if conv.kernel > limits.kernel:
+            found.append((f"{where}.kernel", _over(conv.kernel, limits.kernel, "kernel")))
+    if spec.input.channels > limits.channels:
+        found.append(("input.channels", _over(spec.input.channels, limits.channels, "channels")))
+    for i, (stage, block) in enumerate(zip(spec.stages, spec.stage_blocks(), strict=True)):
+        widest = max(block.inner_channels(stage.width), block.out_channels(stage.width))
+        if widest > limits.channels:
+            found.append((f"stages.{i}.width", _over(widest, limits.channels, "channels", f"{widest:,} channels")))
+        if block.groups > limits.groups:
+            where = f"stages.{i}.groups" if "groups" in stage.model_fields_set else "block.groups"
+            found.append((where, _over(block.groups, limits.groups, "groups")))
+    blocks = sum(stage.depth for stage in spec.stages)
+    if blocks > limits.blocks:
+        deepest = max(range(len(spec.stages)), key=lambda i: spec.stages[i].depth)
+        found.append((f"stages.{deepest}.depth", _over(blocks, limits.blocks, "blocks", f"{blocks:,} blocks in all")))
+    for j, width in enumerate([*spec.head.hidden, spec.head.classes]):
+        where = f"head.hidden.{j}" if j < len(spec.head.hidden) else "head.classes"
+        if width > limits.channels:
+            found.append((where, _over(width, limits.channels, "channels")))
+    return found
+
+
+def cost_problems(analysis: Analysis, limits: Limits) -> list[Problem]:
+    """Parameters and MACs of the whole network, reported at its largest stage; maps that shrink to nothing."""
+    found: list[Problem] = []
+    parts = analysis.parts()
+    stages = range(1, len(parts) - 1)
+    for name, total, key in (("params", analysis.totals.params, "params"), ("macs", analysis.totals.macs, "macs")):
+        limit = getattr(limits, name)
+        if total > limit:
+            largest = max(stages, key=lambda i: getattr(parts[i].totals, key))
+            what = f"{total:,} {'parameters' if name == 'params' else 'MACs'}"
+            found.append((f"stages.{largest - 1}", _over(total, limit, name, what)))
+    return found + spatial_problems(analysis)
+
+
+def spatial_problems(analysis: Analysis) -> list[Problem]:
+    """The first layer whose feature map shrinks to nothing, if any."""
+    for layer in analysis.layers:
+        if any(d <= 0 for d in layer.shape):
+            stage = f"stages.{int(layer.part[5:]) - 1}" if layer.part.startswith("layer") else layer.part
+            size = " x ".join(map(str, layer.shape[1:]))
+            where = f"at {layer.path} (computed size {size})"
+            return [
+                (stage, f"the feature map shrinks to nothing {where} for a {analysis.size} x {analysis.size} input")
+            ]
+    return []
+
+
+def load_within(
+    ref: str | os.PathLike[str],
+    limits: Limits,
+    sets: Sequence[str] = (),
+    overrides: Mapping[str, Any] | None = None,
+    size: int | None = None,
+) -> tuple[Spec, Analysis | None]:
+    """Load a spec and hold it to `limits`; its analysis, or None for a block type without a description.
+
+    Problems raise SpecError at the field's place in the file: field limits first (they bound the analysis),
+    then the cost limits the analysis measures."""
+    loaded = load(ref, sets, overrides)
+    found = field_problems(loaded.spec, limits)
+    analysis = None
+    if not found:
+        try:
+            analysis = analyze(loaded.spec, size)
+            found = cost_problems(analysis, limits)
+        except NoDescription:
+            pass
+    if found:
+        raise SpecError(Diagnostic(loaded.doc.locate(_loc(path)), path, message) for path, message in found)
+    return loaded.spec, analysis
+
+
+def _loc(path: str) -> tuple[str | int, ...]:
+    return tuple(int(p) if p.isdigit() else p for p in path.split("."))
