@@ -82,13 +82,13 @@ def cost_problems(analysis: Analysis, limits: Limits) -> list[Problem]:
     """Parameters and MACs of the whole network, reported at its largest stage; maps that shrink to nothing."""
     found: list[Problem] = []
     parts = analysis.parts()
-    stages = range(1, len(parts) - 1)
-    for name, total, key in (("params", analysis.totals.params, "params"), ("macs", analysis.totals.macs, "macs")):
+    for name, total in (("params", analysis.totals.params), ("macs", analysis.totals.macs)):
         limit = getattr(limits, name)
         if total > limit:
-            largest = max(stages, key=lambda i: getattr(parts[i].totals, key))
+            largest = max(range(len(parts)), key=lambda i: getattr(parts[i].totals, name))
+            where = parts[largest].name if largest in (0, len(parts) - 1) else f"stages.{largest - 1}"
             what = f"{total:,} {'parameters' if name == 'params' else 'MACs'}"
-            found.append((f"stages.{largest - 1}", _over(total, limit, name, what)))
+            found.append((where, _over(total, limit, name, what)))
     return found + spatial_problems(analysis)
 
 

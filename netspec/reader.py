@@ -28,7 +28,7 @@ class ReadLimits:
 
     max_bytes: int = 1 << 20
     max_depth: int = 64
-    max_nodes: int = 100_000
+    max_nodes: int = 10_000  # values after alias expansion; a large spec has a few hundred
 
 
 @dataclass
@@ -74,7 +74,8 @@ _resolver(
 def _int(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> int:
     text = str(node.value)
     if len(text.lstrip("+-")) > MAX_INT_DIGITS:
-        raise yaml.constructor.ConstructorError(None, None, f"an integer of {len(text)} digits", node.start_mark)
+        message = f"an integer of {len(text.lstrip('+-'))} digits is too large"
+        raise yaml.constructor.ConstructorError(None, None, message, node.start_mark)
     if text.startswith(("0o", "0x")):
         return int(text[2:], 8 if text[1] == "o" else 16)
     return int(text, 10)
@@ -128,17 +129,23 @@ def _decode(raw: bytes, source: str) -> str:
 
 
 def _check_depth(text: str, source: str, max_depth: int) -> None:
-    """Refuse deep nesting from the event stream, before any node is composed (composing recurses)."""
+    """Refuse deep nesting from the event stream, before any node is composed (composing recurses).
+
+    libyaml streams events fast where PyYAML's scanner slows down on deep flow nesting; syntax errors are
+    left to the full parse, whose messages do not depend on libyaml being installed."""
     depth = 0
-    for event in yaml.parse(text, Loader=Yaml12Loader):
-        if isinstance(event, yaml.CollectionStartEvent):
-            depth += 1
-            if depth > max_depth:
-                start = event.start_mark
-                mark = Mark(source, start.line + 1, start.column + 1) if start else Mark(source, 1, 1)
-                raise SpecError.at(mark, "", f"nesting deeper than {max_depth} levels")
-        elif isinstance(event, yaml.CollectionEndEvent):
-            depth -= 1
+    try:
+        for event in yaml.parse(text, Loader=getattr(yaml, "CSafeLoader", Yaml12Loader)):
+            if isinstance(event, yaml.CollectionStartEvent):
+                depth += 1
+                if depth > max_depth:
+                    start = event.start_mark
+                    mark = Mark(source, start.line + 1, start.column + 1) if start else Mark(source, 1, 1)
+                    raise SpecError.at(mark, "", f"nesting deeper than {max_depth} levels")
+            elif isinstance(event, yaml.CollectionEndEvent):
+                depth -= 1
+    except yaml.YAMLError:
+        return
 
 
 def _error_mark(exc: yaml.YAMLError, source: str, text: str) -> Mark:
@@ -158,6 +165,8 @@ def _yaml_message(exc: yaml.YAMLError) -> str:
         tag = exc.problem.split("'")[1].replace("tag:yaml.org,2002:", "!!")
         return f"the tag {tag} is not allowed: specs are plain YAML"
     problem = getattr(exc, "problem", None) or getattr(exc, "context", None) or str(exc)
+    if isinstance(exc, yaml.constructor.ConstructorError):  # well-formed YAML holding a value netspec refuses
+        return str(problem)
     return f"invalid YAML: {problem}"
 
 
