@@ -34,8 +34,8 @@ run: setup
 	$(BIN)/netspec build specs/resnet101.yaml --diagram out/resnet101.svg
 
 lint: $(STAMP)
-	$(BIN)/ruff check netspec tests scripts bench
-	$(BIN)/ruff format --check netspec tests scripts bench
+	$(BIN)/ruff check netspec tests scripts bench fuzz
+	$(BIN)/ruff format --check netspec tests scripts bench fuzz
 
 typecheck: $(STAMP)
 	$(BIN)/mypy netspec

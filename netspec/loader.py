@@ -61,7 +61,9 @@ def validate(doc: Document) -> Spec:
 def load_document(ref: str | os.PathLike[str], _chain: tuple[Path, ...] = (), _mark: Mark | None = None) -> Document:
     """Read a spec file and everything it `extends`, deep-merged (lists replace whole)."""
     path = sources.resolve(ref, _chain[-1].parent if _chain else None, _mark)
-    doc = read_document(path.read_bytes(), sources.display(path))
+    with path.open("rb") as handle:  # never more than the size cap, however large the file
+        raw = handle.read(reader.ReadLimits().max_bytes + 1)
+    doc = read_document(raw, sources.display(path))
     own = {k: doc.data[k] for k in NOT_INHERITED if k in doc.data}
     own.setdefault("name", path.stem)
     base_ref = doc.data.pop("extends", None)

@@ -93,9 +93,8 @@ Yaml12Loader.add_constructor("tag:yaml.org,2002:float", _float)
 def read_document(raw: bytes, source: str, limits: ReadLimits = ReadLimits()) -> Document:
     """Parse one YAML document from untrusted bytes; raise SpecError with the place of any problem."""
     if len(raw) > limits.max_bytes:
-        raise SpecError.at(
-            Mark(source, 1, 1), "", f"the file is {len(raw):,} bytes, over the limit of {limits.max_bytes:,}"
-        )
+        message = f"the file is larger than the limit of {limits.max_bytes:,} bytes"
+        raise SpecError.at(Mark(source, 1, 1), "", message)
     text = _decode(raw, source)
     try:
         _check_depth(text, source, limits.max_depth)
