@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 from torch import Tensor, nn
 
+from netspec.anatomy import bottleneck_plan
 from netspec.layers import ActLayer, DropPath, NormLayer, conv1x1, conv3x3
 
 AttnLayer = Callable[[int], nn.Module]
@@ -110,11 +111,8 @@ class Bottleneck(_Residual):
         bias: bool = False,
     ) -> None:
         super().__init__()
-        inner = width * width_per_group // 64 * groups
+        inner, stride_1x1, stride_3x3 = bottleneck_plan(width, width_per_group, groups, stride, stride_in_1x1)
         out_ch = width * expansion
-        # The 2015 paper (and Caffe) stride in the first 1x1 conv; torchvision's "v1.5" strides in the 3x3,
-        # which costs a little speed and gains about 0.5% top-1 (see torchvision's resnet.py).
-        stride_1x1, stride_3x3 = (stride, 1) if stride_in_1x1 else (1, stride)
         self.conv1 = conv1x1(in_channels, inner, stride_1x1, bias)
         self.bn1 = norm_layer(inner)
         self.act1 = act_layer()
@@ -225,9 +223,8 @@ class PreActBottleneck(_Residual):
         bias: bool = False,
     ) -> None:
         super().__init__()
-        inner = width * width_per_group // 64 * groups
+        inner, stride_1x1, stride_3x3 = bottleneck_plan(width, width_per_group, groups, stride, stride_in_1x1)
         out_ch = width * expansion
-        stride_1x1, stride_3x3 = (stride, 1) if stride_in_1x1 else (1, stride)
         self.bn1 = norm_layer(in_channels)
         self.act1 = act_layer(inplace=not isinstance(self.bn1, nn.Identity))
         self.conv1 = conv1x1(in_channels, inner, stride_1x1, bias)
