@@ -30,18 +30,24 @@ __all__ = [
     "diagram",
     "load_spec",
     "load_weights",
+    "optimize_for_inference",
     "register_block",
 ]
 __version__ = "0.1.0"
 
 
-def build(spec: Spec | str | os.PathLike[str], *, limits: Limits | None = None, **overrides: Any) -> ResNet:
+def build(
+    spec: Spec | str | os.PathLike[str], *, limits: Limits | None = None, device: str | None = None, **overrides: Any
+) -> ResNet:
     """Build the nn.Module a spec describes.
 
     `spec` is a Spec, a path to a YAML file, or a builtin name ("resnet50"). Keyword overrides are deep-merged
     into the spec before validation, as `extends` does: `build("resnet50", head={"classes": 10})`. The spec is
-    held to `limits` (default: Limits()) before anything is allocated.
+    held to `limits` (default: Limits()) before anything is allocated. `device="meta"` builds the structure
+    without allocating weights (for summaries and diagrams of very large networks).
     """
+    import torch
+
     from netspec.compiler import compile_spec
 
     limits = limits or Limits()
@@ -50,8 +56,17 @@ def build(spec: Spec | str | os.PathLike[str], *, limits: Limits | None = None, 
         found = field_problems(spec, limits) or cost_problems(analyze(spec), limits)
         if found:
             raise SpecError(Diagnostic(Mark("<spec>"), path, message) for path, message in found)
+    else:
+        spec = load_within(spec, limits, overrides=overrides)[0]
+    with torch.device(device or "cpu"):
         return compile_spec(spec)
-    return compile_spec(load_within(spec, limits, overrides=overrides)[0])
+
+
+def optimize_for_inference(model: nn.Module, channels_last: bool = True) -> nn.Module:
+    """A copy of `model` for inference: BatchNorm folded into the conv before it, channels_last memory."""
+    from netspec.optimize import optimize_for_inference as optimize
+
+    return optimize(model, channels_last)
 
 
 def load_weights(model: nn.Module, path: str | os.PathLike[str]) -> None:

@@ -19,6 +19,8 @@ from netspec.report import DEPTHS, FORMATS, one_line, summary
 from netspec.sources import builtin_names
 from netspec.spec import Spec
 
+EXPORT_FORMATS = ("torchscript", "onnx", "safetensors")  # netspec.export's, named here to keep torch unimported
+
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="netspec", description="Describe, build and inspect ResNet-family networks.")
@@ -35,9 +37,20 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--weights", type=Path, help="load a state_dict (torchvision or timm layout) strictly")
     _add_size(build)
     build.add_argument("--max-params", type=float, help="same as --limit params=N (default 2e9)")
+    build.add_argument("--device", default="cpu", help="where to build: cpu, cuda, or meta (no memory for weights)")
+    build.add_argument("--optimize", choices=["inference"], help="fold norms into convs and use channels_last")
     build.add_argument("--diagram", type=Path, help="also draw the architecture to this file (.svg, .png, .pdf, .dot)")
     _add_diagram_options(build)
     _add_set(build)
+
+    export = commands.add_parser("export", help="write a deployable file: torchscript, onnx or safetensors")
+    export.add_argument("spec", metavar="SPEC", help="spec file or builtin name")
+    export.add_argument("--format", required=True, choices=EXPORT_FORMATS, help="torchscript, onnx or safetensors")
+    export.add_argument("-o", "--output", type=Path, required=True, help="the file to write")
+    export.add_argument("--weights", type=Path, help="load a state_dict first (torchvision or timm layout)")
+    export.add_argument("--optimize", choices=["inference"], help="fold norms into convs first")
+    _add_size(export)
+    _add_set(export)
 
     render = commands.add_parser("render", help="draw the architecture: .svg, .png, .pdf or .dot")
     render.add_argument("spec", metavar="SPEC", help="spec file or builtin name")
@@ -129,7 +142,10 @@ def _checked(args: argparse.Namespace, ref: str | None = None) -> tuple[Spec, An
 
 def _build(args: argparse.Namespace) -> int:
     spec, analysis = _checked(args)
+    import torch
+
     from netspec.compiler import compile_spec
+    from netspec.optimize import optimize_for_inference
     from netspec.weights import check_format, load_weights, save_weights
 
     if args.output is not None:
@@ -137,7 +153,12 @@ def _build(args: argparse.Namespace) -> int:
         check_output(args.output, args.spec)
     if args.diagram is not None:
         check_diagram_target(args.diagram, args.spec)
-    model = compile_spec(spec)
+    if args.device == "meta" and (args.output or args.weights):
+        raise NetspecError("a model built on the meta device has no weights to load or save; drop -o/--weights")
+    with torch.device(args.device):
+        model: torch.nn.Module = compile_spec(spec)
+    if args.optimize == "inference":
+        model = optimize_for_inference(model)
     if args.weights is not None:
         load_weights(model, args.weights)
     if analysis is not None:
@@ -153,6 +174,27 @@ def _build(args: argparse.Namespace) -> int:
         notes.append(f"diagram written to {args.diagram}")
     if notes:
         print("", *notes, sep="\n")
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    spec, _ = _checked(args)
+    check_output(args.output, args.spec)
+    from torch import nn
+
+    from netspec.compiler import compile_spec
+    from netspec.export import export_bytes
+    from netspec.optimize import optimize_for_inference
+    from netspec.weights import load_weights
+
+    model: nn.Module = compile_spec(spec)
+    if args.weights is not None:
+        load_weights(model, args.weights)
+    if args.optimize == "inference":
+        model = optimize_for_inference(model, channels_last=False)
+    size = args.input_size or spec.input.size
+    write_atomic(args.output, export_bytes(model, args.format, (spec.input.channels, size, size)))
+    print(f"{args.output}: {spec.name} as {args.format}")
     return 0
 
 
@@ -199,6 +241,7 @@ def _schema(args: argparse.Namespace) -> int:
 _COMMANDS = {
     "validate": _validate,
     "build": _build,
+    "export": _export,
     "render": _render,
     "summary": _summary,
     "diff": _diff,

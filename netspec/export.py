@@ -1,0 +1,46 @@
+"""A built network as a deployable file: TorchScript, ONNX or safetensors weights. Returns bytes; no file I/O."""
+
+from __future__ import annotations
+
+import io
+import warnings
+
+import torch
+from torch import nn
+
+from netspec.errors import NetspecError
+
+FORMATS = ("torchscript", "onnx", "safetensors")
+
+
+def export_bytes(model: nn.Module, fmt: str, input_shape: tuple[int, int, int]) -> bytes:
+    """`model` in `fmt`. TorchScript is scripted (control flow kept), ONNX traced from one input of
+    `input_shape` (C, H, W) with a dynamic batch axis, safetensors holds the state_dict."""
+    model = model.eval()
+    buffer = io.BytesIO()
+    if fmt == "torchscript":
+        with warnings.catch_warnings():  # torch.jit is deprecated in favour of torch.export; it still works
+            warnings.simplefilter("ignore", FutureWarning)
+            torch.jit.save(torch.jit.script(model), buffer)
+    elif fmt == "onnx":
+        _onnx(model, input_shape, buffer)
+    elif fmt == "safetensors":
+        from safetensors.torch import save
+
+        return save({k: v.detach().contiguous() for k, v in model.state_dict().items()})
+    else:
+        raise NetspecError(f"unknown export format '{fmt}'; use {', '.join(FORMATS)}")
+    return buffer.getvalue()
+
+
+def _onnx(model: nn.Module, input_shape: tuple[int, int, int], buffer: io.BytesIO) -> None:
+    try:
+        import onnx  # noqa: F401  # the exporter needs it to serialise the graph
+    except ImportError:
+        raise NetspecError("ONNX export needs the onnx package: pip install onnx") from None
+    example = torch.randn(1, *input_shape)
+    axes = {"input": {0: "batch"}, "output": {0: "batch"}}
+    # The TorchScript-based exporter: the dynamo-based one needs onnxscript, and these models trace exactly.
+    names = {"input_names": ["input"], "output_names": ["output"], "dynamic_axes": axes}
+    # A file object works (torch.onnx's docs say so; its type hints do not).
+    torch.onnx.export(model, (example,), buffer, dynamo=False, **names)  # type: ignore[arg-type]
