@@ -58,7 +58,10 @@ def build(
             raise SpecError(Diagnostic(Mark("<spec>"), path, message) for path, message in found)
     else:
         spec = load_within(spec, limits, overrides=overrides)[0]
-    with torch.device(device or "cpu"):
+    if device is None:
+        return compile_spec(spec)
+    # torch.device as a context routes every tensor op through Python: enter it only when asked to.
+    with torch.device(device):
         return compile_spec(spec)
 
 

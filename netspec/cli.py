@@ -155,8 +155,12 @@ def _build(args: argparse.Namespace) -> int:
         check_diagram_target(args.diagram, args.spec)
     if args.device == "meta" and (args.output or args.weights):
         raise NetspecError("a model built on the meta device has no weights to load or save; drop -o/--weights")
-    with torch.device(args.device):
-        model: torch.nn.Module = compile_spec(spec)
+    model: torch.nn.Module
+    if args.device == "cpu":
+        model = compile_spec(spec)
+    else:  # torch.device as a context routes every tensor op through Python: only when asked to
+        with torch.device(args.device):
+            model = compile_spec(spec)
     if args.optimize == "inference":
         model = optimize_for_inference(model)
     if args.weights is not None:
