@@ -7,6 +7,7 @@ import sys
 from collections.abc import Sequence
 from dataclasses import fields, replace
 from pathlib import Path
+from typing import Any
 
 from netspec.analysis import Analysis
 from netspec.diff import render as render_diff
@@ -26,56 +27,52 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="netspec", description="Describe, build and inspect ResNet-family networks.")
     parser.add_argument("--debug", action="store_true", help="show tracebacks for errors")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
     validate = commands.add_parser("validate", help="check spec files (does not import torch)")
     validate.add_argument("specs", nargs="+", metavar="SPEC", help="spec file or builtin name")
     _add_set(validate)
+    _build_options(_spec_command(commands, "build", "build the network, print its summary, optionally save weights"))
+    _export_options(_spec_command(commands, "export", "write a deployable file: torchscript, onnx or safetensors"))
+    render = _spec_command(commands, "render", "draw the architecture: .svg, .png, .pdf or .dot")
+    render.add_argument("-o", "--output", type=Path, required=True, help="the diagram file; its suffix sets the format")
+    _add_diagram_options(render)
+    summary = _spec_command(commands, "summary", "shapes, parameters and MACs from the spec (does not import torch)")
+    summary.add_argument("--batch", type=_positive, default=1, help="batch size for MACs and memory (default 1)")
+    summary.add_argument("--depth", choices=DEPTHS, default="stage", help="rows per stage, block or layer")
+    summary.add_argument("--format", choices=FORMATS, default="table", help="table, markdown or json")
+    diff = commands.add_parser("diff", help="what changes between two specs (does not import torch)")
+    diff.add_argument("a", metavar="A", help="spec file or builtin name")
+    diff.add_argument("b", metavar="B", help="spec file or builtin name")
+    _add_size(diff)
+    commands.add_parser("list", help="list the builtin specs")
+    schema = commands.add_parser("schema", help="print the JSON Schema of spec files")
+    schema.add_argument("-o", "--output", type=Path, help="write it to a file instead")
+    return parser
 
-    build = commands.add_parser("build", help="build the network, print its summary, optionally save weights")
-    build.add_argument("spec", metavar="SPEC", help="spec file or builtin name")
+
+def _spec_command(commands: Any, name: str, text: str) -> argparse.ArgumentParser:
+    """A command on one spec, with --input-size, --set and --limit."""
+    command: argparse.ArgumentParser = commands.add_parser(name, help=text)
+    command.add_argument("spec", metavar="SPEC", help="spec file or builtin name")
+    _add_size(command)
+    _add_set(command)
+    return command
+
+
+def _build_options(build: argparse.ArgumentParser) -> None:
     build.add_argument("-o", "--output", type=Path, help="save the weights (.pt or .safetensors)")
     build.add_argument("--weights", type=Path, help="load a state_dict (torchvision or timm layout) strictly")
-    _add_size(build)
     build.add_argument("--max-params", type=float, help="same as --limit params=N (default 2e9)")
     build.add_argument("--device", default="cpu", help="where to build: cpu, cuda, or meta (no memory for weights)")
     build.add_argument("--optimize", choices=["inference"], help="fold norms into convs and use channels_last")
     build.add_argument("--diagram", type=Path, help="also draw the architecture to this file (.svg, .png, .pdf, .dot)")
     _add_diagram_options(build)
-    _add_set(build)
 
-    export = commands.add_parser("export", help="write a deployable file: torchscript, onnx or safetensors")
-    export.add_argument("spec", metavar="SPEC", help="spec file or builtin name")
+
+def _export_options(export: argparse.ArgumentParser) -> None:
     export.add_argument("--format", required=True, choices=EXPORT_FORMATS, help="torchscript, onnx or safetensors")
     export.add_argument("-o", "--output", type=Path, required=True, help="the file to write")
     export.add_argument("--weights", type=Path, help="load a state_dict first (torchvision or timm layout)")
     export.add_argument("--optimize", choices=["inference"], help="fold norms into convs first")
-    _add_size(export)
-    _add_set(export)
-
-    render = commands.add_parser("render", help="draw the architecture: .svg, .png, .pdf or .dot")
-    render.add_argument("spec", metavar="SPEC", help="spec file or builtin name")
-    render.add_argument("-o", "--output", type=Path, required=True, help="the diagram file; its suffix sets the format")
-    _add_diagram_options(render)
-    _add_size(render)
-    _add_set(render)
-
-    summary = commands.add_parser("summary", help="shapes, parameters and MACs from the spec (does not import torch)")
-    summary.add_argument("spec", metavar="SPEC", help="spec file or builtin name")
-    _add_size(summary)
-    summary.add_argument("--batch", type=_positive, default=1, help="batch size for MACs and memory (default 1)")
-    summary.add_argument("--depth", choices=DEPTHS, default="stage", help="rows per stage, block or layer")
-    summary.add_argument("--format", choices=FORMATS, default="table", help="table, markdown or json")
-    _add_set(summary)
-
-    diff = commands.add_parser("diff", help="what changes between two specs (does not import torch)")
-    diff.add_argument("a", metavar="A", help="spec file or builtin name")
-    diff.add_argument("b", metavar="B", help="spec file or builtin name")
-    _add_size(diff)
-
-    commands.add_parser("list", help="list the builtin specs")
-    schema = commands.add_parser("schema", help="print the JSON Schema of spec files")
-    schema.add_argument("-o", "--output", type=Path, help="write it to a file instead")
-    return parser
 
 
 def _positive(text: str) -> int:
