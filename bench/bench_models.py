@@ -24,28 +24,41 @@ from torch import nn
 import netspec
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from tests.opcount import eval_ops, python_calls, torchvision_pair, training_step_ops  # noqa: E402  # tests/ is not installed
+
+Row = tuple[str, str, str, str, str]
 MODELS = ("resnet50", "resnet152")
 
 
-def paired(a: Callable[[], object], b: Callable[[], object], repeats: int, warmup: int = 1) -> tuple[float, float]:
-    """Median seconds of a and of b, run alternately (a first on even rounds, b first on odd ones)."""
+def paired(a: Callable[[], object], b: Callable[[], object], repeats: int, warmup: int = 1) -> tuple[float, ...]:
+    """Median seconds of a and of b, run alternately (a first on even rounds, b first on odd ones), and the median
+    of the rounds' a / b ratios, which drifts less than the ratio of the medians when the machine's speed does."""
     for _ in range(warmup):
         a(), b()
     times: dict[int, list[float]] = {0: [], 1: []}
     for i in range(repeats):
         for which in (0, 1) if i % 2 == 0 else (1, 0):
             start = time.perf_counter()
-            (a if which == 0 else b)()
+            result = (a if which == 0 else b)()
             times[which].append(time.perf_counter() - start)
-    return statistics.median(times[0]), statistics.median(times[1])
+            del result  # freeing a model is not part of building it
+    ratio = statistics.median(x / y for x, y in zip(times[0], times[1], strict=True))
+    return statistics.median(times[0]), statistics.median(times[1]), ratio
 
 
-def pair(name: str) -> tuple[nn.Module, nn.Module]:
-    torch.manual_seed(0)
-    reference = getattr(torchvision.models, name)()
-    model = netspec.build(name)
-    model.load_state_dict(reference.state_dict())
-    return model, reference
+def first_build(name: str, repeats: int) -> tuple[float, ...]:
+    """paired() over fresh processes: the seconds of the first build after `import torch, torchvision, netspec`,
+    which is what a training script pays, free of what earlier builds left in the allocator."""
+    code = "import time, torch, torchvision, netspec\nt = time.perf_counter()\n{}\nprint(time.perf_counter() - t)"
+    builds = [f"netspec.build('{name}')", f"torchvision.models.{name}()"]
+    times: dict[int, list[float]] = {0: [], 1: []}
+    for i in range(repeats):
+        for which in (0, 1) if i % 2 == 0 else (1, 0):
+            run = [sys.executable, "-c", code.format(builds[which])]
+            times[which].append(float(subprocess.run(run, capture_output=True, check=True, text=True, cwd=ROOT).stdout))
+    ratio = statistics.median(x / y for x, y in zip(times[0], times[1], strict=True))
+    return statistics.median(times[0]), statistics.median(times[1]), ratio
 
 
 def forward(model: nn.Module, batch: int) -> Callable[[], object]:
@@ -95,71 +108,88 @@ def cli_seconds(args: list[str], repeats: int) -> float:
     return statistics.median(times)
 
 
-def rows(repeats: int) -> list[tuple[str, str, str, str, str]]:
-    """(measure, netspec, torchvision, ratio, target) rows."""
+def timing(measure: str, ns: float, tv: float, ratio: float, target: str, scale: float = 1e3) -> Row:
+    digits = 1 if ns * scale < 1000 else 0
+    return (measure, f"{ns * scale:.{digits}f}", f"{tv * scale:.{digits}f}", f"{ratio:.3f}", target)
+
+
+def counts(name: str) -> list[Row]:
+    """What each model asks of torch, which repeats exactly where timings do not."""
+    model, reference = torchvision_pair(name)
     out = []
-    for name in MODELS:
-        model, reference = pair(name)
-        model.eval(), reference.eval()
-        x = torch.randn(2, 3, 224, 224)
-        with torch.no_grad():
-            identical = torch.equal(model(x), reference(x))
-        out.append((f"{name}: eval outputs bit-identical (same weights)", "yes" if identical else "NO", "", "", "yes"))
-        for batch in (1, 8):
-            ns, tv = paired(forward(model, batch), forward(reference, batch), repeats)
-            out.append(
-                (
-                    f"{name}: eval forward, batch {batch} (ms)",
-                    f"{ns * 1e3:.1f}",
-                    f"{tv * 1e3:.1f}",
-                    f"{ns / tv:.3f}",
-                    "<= 1.03",
-                )
-            )
-        model.train(), reference.train()
-        ns, tv = paired(train_step(model, 8), train_step(reference, 8), repeats)
-        out.append(
-            (f"{name}: training step, batch 8 (ms)", f"{ns * 1e3:.0f}", f"{tv * 1e3:.0f}", f"{ns / tv:.3f}", "<= 1.03")
-        )
-        # Building is mostly random initialisation and fresh memory: the first builds in a process pay for the
-        # allocator growing, so warm up longer, and repeat more.
-        builders = (lambda name=name: netspec.build(name), lambda name=name: getattr(torchvision.models, name)())
-        ns, tv = paired(*builders, 3 * repeats, warmup=3)
-        out.append((f"{name}: build (ms)", f"{ns * 1e3:.0f}", f"{tv * 1e3:.0f}", f"{ns / tv:.3f}", "<= 1.10"))
-        ns_mb, tv_mb = peak_rss_mb("netspec", name), peak_rss_mb("torchvision", name)
+    for label, run in (("training step", training_step_ops), ("eval forward", eval_ops)):
+        ours, theirs = run(model), run(reference)
+        same = "yes" if ours == theirs else "NO"
         out.append(
             (
-                f"{name}: peak memory, build + training step (MB)",
-                f"{ns_mb:.0f}",
-                f"{tv_mb:.0f}",
-                f"{ns_mb / tv_mb:.3f}",
-                "",
+                f"{name}: aten ops per {label} (batch 2, 64x64), same stream",
+                f"{len(ours)}",
+                f"{len(theirs)}",
+                same,
+                "same",
             )
         )
-    model, reference = pair("resnet50")
+    ours_calls, their_calls = python_calls(model), python_calls(reference)
+    out.append(
+        (
+            f"{name}: Python calls per eval forward",
+            f"{ours_calls}",
+            f"{their_calls}",
+            f"{ours_calls / their_calls:.3f}",
+            "<= 1",
+        )
+    )
+    return out
+
+
+def model_rows(name: str, repeats: int) -> list[Row]:
+    model, reference = torchvision_pair(name)
+    model.eval(), reference.eval()
+    x = torch.randn(2, 3, 224, 224)
+    with torch.no_grad():
+        identical = torch.equal(model(x), reference(x))
+    out: list[Row] = [
+        (f"{name}: eval outputs bit-identical (same weights)", "yes" if identical else "NO", "", "", "yes")
+    ]
+    out += counts(name)
+    for batch in (1, 8):
+        ratio = paired(forward(model, batch), forward(reference, batch), repeats)
+        out.append(timing(f"{name}: eval forward, batch {batch} (ms)", *ratio, "<= 1.03"))
+    model.train(), reference.train()
+    ratio = paired(train_step(model, 8), train_step(reference, 8), repeats)
+    out.append(timing(f"{name}: training step, batch 8 (ms)", *ratio, "<= 1.03"))
+    out.append(timing(f"{name}: first build in a fresh process (ms)", *first_build(name, repeats), "<= 1.10"))
+    # Later builds in one process reuse (or not) what earlier ones freed, so they measure the allocator as much as
+    # the build: warm up longer and repeat more.
+    builders = (lambda: netspec.build(name), lambda: getattr(torchvision.models, name)())
+    out.append(timing(f"{name}: build, repeated in one process (ms)", *paired(*builders, 3 * repeats, warmup=3), ""))
+    ns_mb, tv_mb = peak_rss_mb("netspec", name), peak_rss_mb("torchvision", name)
+    out.append(
+        (f"{name}: peak memory, build + training step (MB)", f"{ns_mb:.0f}", f"{tv_mb:.0f}", f"{ns_mb / tv_mb:.3f}", "")
+    )
+    return out
+
+
+def rows(repeats: int) -> list[Row]:
+    """(measure, netspec, torchvision, ratio, target) rows."""
+    out = [row for name in MODELS for row in model_rows(name, repeats)]
+    model, reference = torchvision_pair("resnet50")
     optimized = netspec.optimize_for_inference(model)
-    opt, tv = paired(forward(optimized, 8), forward(reference.eval(), 8), 2 * repeats + 1)
+    opt, tv, ratio = paired(forward(optimized, 8), forward(reference.eval(), 8), 2 * repeats + 1)
     out.append(
         (
             "resnet50 optimised for inference: eval forward, batch 8 (ms)",
             f"{opt * 1e3:.1f}",
             f"{tv * 1e3:.1f}",
-            f"{tv / opt:.2f}x throughput",
+            f"{1 / ratio:.2f}x throughput",
             ">= 1.25x",
         )
     )
     meta = statistics.median(_timed(lambda: netspec.build("resnet152", device="meta")) for _ in range(repeats))
     out.append(("resnet152 built on the meta device (ms)", f"{meta * 1e3:.0f}", "", "", "< 100"))
     for args in (["validate", "specs/resnet50.yaml"], ["summary", "resnet152"]):
-        out.append(
-            (
-                f"`netspec {' '.join(args)}` wall time, process start included (s)",
-                f"{cli_seconds(args, repeats):.2f}",
-                "",
-                "",
-                "",
-            )
-        )
+        seconds = f"{cli_seconds(args, repeats):.2f}"
+        out.append((f"`netspec {' '.join(args)}` wall time, process start included (s)", seconds, "", "", ""))
     return out
 
 
