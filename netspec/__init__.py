@@ -13,6 +13,7 @@ from netspec.errors import Diagnostic, Mark, NetspecError, SpecError
 from netspec.limits import Limits, cost_problems, field_problems, load_within
 from netspec.loader import load_spec, with_overrides
 from netspec.registry import register_block
+from netspec.settings import TrainSettings, load_settings
 from netspec.spec import Spec
 
 if TYPE_CHECKING:
@@ -20,18 +21,21 @@ if TYPE_CHECKING:
     from torch import nn
 
     from netspec.compiler import ResNet
+    from netspec.trainer import TrainResult
 
 __all__ = [
     "Limits",
     "NetspecError",
     "Spec",
     "SpecError",
+    "TrainSettings",
     "build",
     "diagram",
     "load_spec",
     "load_weights",
     "optimize_for_inference",
     "register_block",
+    "train",
 ]
 __version__ = "0.1.0"
 
@@ -70,6 +74,28 @@ def optimize_for_inference(model: nn.Module, channels_last: bool = True) -> nn.M
     from netspec.optimize import optimize_for_inference as optimize
 
     return optimize(model, channels_last)
+
+
+def train(
+    spec: Spec | str | os.PathLike[str],
+    settings: TrainSettings | str | os.PathLike[str] | None = None,
+    *,
+    resume: bool = False,
+    **overrides: Any,
+) -> TrainResult:
+    """Train a spec; return every epoch's metrics, the trained model and the results folder.
+
+    `settings` is a TrainSettings, a YAML file of them, or None for the CIFAR-10 recipe; keyword overrides
+    replace single settings: `train("cifar/resnet20", data="fake", epochs=2)`. Under torchrun, each process
+    calls this and they train together (DistributedDataParallel); only rank 0 writes.
+    """
+    from netspec.trainer import train as _train
+
+    if not isinstance(settings, TrainSettings):
+        settings = load_settings(settings, overrides)
+    elif overrides:
+        settings = load_settings(None, settings.model_dump() | overrides)
+    return _train(spec if isinstance(spec, Spec) else load_within(spec, Limits())[0], settings, resume)
 
 
 def load_weights(model: nn.Module, path: str | os.PathLike[str]) -> None:

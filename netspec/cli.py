@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from netspec.analysis import Analysis
+from netspec.cli_train import add_train_options, is_main_process, run_train
 from netspec.diff import render as render_diff
 from netspec.drawing import DETAILS, check_diagram_target, draw, write_diagram
 from netspec.errors import NetspecError
@@ -43,6 +44,10 @@ def _parser() -> argparse.ArgumentParser:
     diff.add_argument("a", metavar="A", help="spec file or builtin name")
     diff.add_argument("b", metavar="B", help="spec file or builtin name")
     _add_size(diff)
+    train = commands.add_parser("train", help="train the network (SGD + StepLR; torchrun for several processes)")
+    train.add_argument("spec", metavar="SPEC", help="spec file or builtin name")
+    _add_set(train)
+    add_train_options(train)
     commands.add_parser("list", help="list the builtin specs")
     schema = commands.add_parser("schema", help="print the JSON Schema of spec files")
     schema.add_argument("-o", "--output", type=Path, help="write it to a file instead")
@@ -101,13 +106,16 @@ def _add_set(command: argparse.ArgumentParser) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = _parser().parse_args(argv)
+    args.argv = argv
     try:
         return int(_COMMANDS[args.command](args))
     except NetspecError as exc:
         if args.debug:
             raise
-        print(exc, file=sys.stderr)
+        if is_main_process():  # under torchrun, one copy of the message, not one per process
+            print(exc, file=sys.stderr)
         return 1
     except OSError as exc:
         if args.debug:
@@ -220,6 +228,11 @@ def _diff(args: argparse.Namespace) -> int:
     return 0
 
 
+def _train(args: argparse.Namespace) -> int:
+    spec, _ = _checked(args)
+    return run_train(args, spec, args.argv)
+
+
 def _list(args: argparse.Namespace) -> int:
     names = builtin_names()
     width = max(map(len, names), default=0)
@@ -246,6 +259,7 @@ _COMMANDS = {
     "render": _render,
     "summary": _summary,
     "diff": _diff,
+    "train": _train,
     "list": _list,
     "schema": _schema,
 }

@@ -82,8 +82,13 @@ def _message(err: ErrorDetails, model: type[BaseModel]) -> str:
     return err["msg"]
 
 
+# Names people bring from other tools, too far from ours in spelling for difflib to suggest.
+SYNONYMS = {"learning_rate": "lr", "num_workers": "workers", "wd": "weight_decay", "batch": "batch_size"}
+
+
 def _unknown_field(name: str, known: list[str]) -> str:
-    hint = did_you_mean(name, known)
+    synonym = SYNONYMS.get(name)
+    hint = f"; did you mean '{synonym}'?" if synonym in known else did_you_mean(name, known)
     return f"unknown field '{name}'{hint}" if hint else f"unknown field '{name}'; known fields: {', '.join(known)}"
 
 

@@ -1,0 +1,87 @@
+"""`netspec train`: its options (one per training setting, generated from TrainSettings) and its launcher."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, get_args
+
+from netspec.errors import NetspecError
+from netspec.settings import TrainSettings, load_settings
+from netspec.spec import Spec
+
+
+def add_train_options(train: argparse.ArgumentParser) -> None:
+    """--config, one option per setting (default: the file's value, else the recipe's), --resume and --nproc."""
+    train.add_argument("--config", type=Path, help="a YAML file of training settings (options below override it)")
+    for name, field in TrainSettings.model_fields.items():
+        option = f"--{name.replace('_', '-')}"
+        text = f"{field.description} (default {field.default})"
+        if field.annotation is bool:
+            train.add_argument(option, action=argparse.BooleanOptionalAction, default=None, help=text)
+        else:
+            train.add_argument(option, type=_kind(field.annotation), default=None, metavar=name.upper(), help=text)
+    train.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
+    train.add_argument(
+        "--nproc", type=int, default=1, help="processes on this machine, launched through torchrun (default 1)"
+    )
+
+
+def _kind(annotation: Any) -> Callable[[str], Any]:
+    """The command-line type of a setting: int, float or str (for `str | None`)."""
+    if annotation in (int, float, str):
+        return annotation  # type: ignore[no-any-return]
+    return next(a for a in get_args(annotation) if a is not type(None))  # type: ignore[no-any-return]
+
+
+def settings_from(args: argparse.Namespace) -> TrainSettings:
+    given = {name: getattr(args, name) for name in TrainSettings.model_fields if getattr(args, name) is not None}
+    return load_settings(args.config, given)
+
+
+def run_train(args: argparse.Namespace, spec: Spec, argv: Sequence[str]) -> int:
+    """Train here, or with --nproc N > 1 (and not already under torchrun), launch N processes through torchrun."""
+    settings = settings_from(args)
+    if args.nproc > 1 and "WORLD_SIZE" not in os.environ:
+        return launch(args.nproc, argv)
+    if args.nproc < 1:
+        raise NetspecError(f"--nproc must be at least 1, got {args.nproc}")
+    from netspec.trainer import train
+
+    try:
+        result = train(spec, settings, args.resume)
+    except KeyboardInterrupt:
+        if is_main_process():
+            out = Path(settings.out or f"runs/{spec.name}")
+            saved = (out / "last.safetensors").exists()
+            hint = f"{out} holds the last complete epoch: continue with --resume" if saved else "no epoch completed"
+            print(f"\ninterrupted; {hint}", file=sys.stderr)
+        return 130
+    if is_main_process():
+        print(f"\nresults in {result.out}: metrics.jsonl, curves.png, last and best checkpoints")
+    return 0
+
+
+def launch(nproc: int, argv: Sequence[str]) -> int:
+    """torchrun on this machine (--standalone: a local rendezvous); each process runs this same command."""
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc}"]
+    command += ["-m", "netspec", *_without_nproc(argv)]
+    return subprocess.run(command, check=False).returncode
+
+
+def _without_nproc(argv: Sequence[str]) -> list[str]:
+    """The command for each process: the same, less --nproc (torchrun would take it for its --nproc-per-node)."""
+    out, skip = [], False
+    for arg in argv:
+        if not skip and arg != "--nproc" and not arg.startswith("--nproc="):
+            out.append(arg)
+        skip = arg == "--nproc"
+    return out
+
+
+def is_main_process() -> bool:
+    return os.environ.get("RANK", "0") == "0"

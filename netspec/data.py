@@ -1,0 +1,89 @@
+"""Training and test sets from torchvision: CIFAR-10, FakeData, or a user's ImageFolder, with standard transforms."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from torch.utils.data import Dataset
+from torchvision import datasets
+from torchvision import transforms as T
+
+from netspec.errors import NetspecError
+from netspec.settings import TrainSettings
+
+CIFAR_MEAN, CIFAR_STD = (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)
+IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+CIFAR_CLASSES = 10
+
+
+def datasets_for(settings: TrainSettings, size: int, classes: int) -> tuple[Dataset[Any], Dataset[Any]]:
+    """(train, test) for `settings.data` at `size` x `size` pixels; `classes` is the network's output count."""
+    if settings.data == "fake":
+        return _fake(settings, size, classes)
+    if settings.data == "cifar10":
+        _check_classes(classes, CIFAR_CLASSES, "CIFAR-10")
+        return _cifar10(settings, size)
+    return _imagefolder(Path(settings.data.removeprefix("imagefolder:")), settings.augment, size, classes)
+
+
+def _small_image_transforms(augment: bool, size: int, mean: tuple[float, ...], std: tuple[float, ...]) -> T.Compose:
+    """CIFAR's augmentation (He et al. 2015): pad by an eighth, random crop back, random horizontal flip."""
+    steps: list[object] = [T.RandomCrop(size, padding=size // 8), T.RandomHorizontalFlip()] if augment else []
+    return T.Compose([*steps, T.ToTensor(), T.Normalize(mean, std)])
+
+
+def _fake(settings: TrainSettings, size: int, classes: int) -> tuple[Dataset[Any], Dataset[Any]]:
+    test = T.Compose([T.ToTensor(), T.Normalize((0.5,) * 3, (0.25,) * 3)])
+    train = _small_image_transforms(settings.augment, size, (0.5,) * 3, (0.25,) * 3)
+    count, shape = settings.fake_images, (3, size, size)
+    # Different offsets keep the test images apart from the training images.
+    return (
+        datasets.FakeData(count, shape, classes, transform=train, random_offset=0),
+        datasets.FakeData(max(1, count // 5), shape, classes, transform=test, random_offset=count),
+    )
+
+
+def _cifar10(settings: TrainSettings, size: int) -> tuple[Dataset[Any], Dataset[Any]]:
+    if size != 32:
+        raise NetspecError(f"CIFAR-10 images are 32x32, but the spec's input.size is {size}; set input.size: 32")
+    train = _small_image_transforms(settings.augment, size, CIFAR_MEAN, CIFAR_STD)
+    test = _small_image_transforms(False, size, CIFAR_MEAN, CIFAR_STD)
+    root = Path(settings.data_dir)
+    try:
+        return (
+            datasets.CIFAR10(str(root), train=True, transform=train, download=True),
+            datasets.CIFAR10(str(root), train=False, transform=test, download=True),
+        )
+    except (OSError, RuntimeError) as exc:  # no network (URLError is an OSError), or a damaged archive
+        raise NetspecError(
+            f"CIFAR-10 is not in {root}/cifar-10-batches-py and could not be downloaded ({exc}); copy "
+            f"cifar-10-python.tar.gz (from https://www.cs.toronto.edu/~kriz/cifar.html) into {root}, or choose it "
+            "with --data-dir"
+        ) from None
+
+
+def _imagefolder(path: Path, augment: bool, size: int, classes: int) -> tuple[Dataset[Any], Dataset[Any]]:
+    """PATH/train/CLASS/*.png and PATH/val/CLASS/*.png (torchvision's ImageFolder layout, as for ImageNet)."""
+    folders = [path / "train", path / "val"]
+    missing = [str(folder) for folder in folders if not folder.is_dir()]
+    if missing:
+        raise NetspecError(f"{' and '.join(missing)}: no such folder; imagefolder:PATH needs PATH/train and PATH/val")
+    steps: list[object] = [T.RandomResizedCrop(size), T.RandomHorizontalFlip()] if augment else [T.Resize(size)]
+    if not augment:
+        steps.append(T.CenterCrop(size))
+    normalize = [T.ToTensor(), T.Normalize(IMAGENET_MEAN, IMAGENET_STD)]
+    train = datasets.ImageFolder(str(folders[0]), transform=T.Compose([*steps, *normalize]))
+    test = datasets.ImageFolder(str(folders[1]), transform=T.Compose([T.Resize(size), T.CenterCrop(size), *normalize]))
+    if train.classes != test.classes:
+        raise NetspecError(f"{folders[0]} and {folders[1]} have different classes: {train.classes} and {test.classes}")
+    _check_classes(classes, len(train.classes), str(path))
+    return train, test
+
+
+def _check_classes(network: int, data: int, name: str) -> None:
+    if network != data:
+        raise NetspecError(
+            f"{name} has {data} classes but the network has {network} outputs; set head.classes: {data} "
+            f"(e.g. --set head.classes={data})"
+        )

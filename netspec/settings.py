@@ -1,0 +1,82 @@
+"""Training settings: the CIFAR-10 recipe as defaults, validated like specs (pydantic models only, no torch)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic_core import PydanticCustomError
+
+from netspec import reader
+from netspec.errors import Mark, SpecError, did_you_mean
+from netspec.messages import describe, diagnostics, walk_paths
+from netspec.reader import Document
+
+DATA_KINDS = ("cifar10", "fake", "imagefolder:")
+
+
+class TrainSettings(BaseModel):
+    """How to train: data, the SGD + StepLR recipe, and where results go. Defaults are the CIFAR-10 recipe."""
+
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
+
+    data: str = Field("cifar10", description="cifar10, fake (torchvision FakeData) or imagefolder:PATH")
+    data_dir: str = Field("data", description="where CIFAR-10 is found or downloaded to")
+    epochs: int = Field(20, ge=1, description="passes over the training set")
+    batch_size: int = Field(128, ge=1, description="global batch: split evenly across processes")
+    lr: float = Field(0.02, gt=0, description="SGD learning rate")
+    momentum: float = Field(0.9, ge=0, lt=1, description="SGD momentum")
+    nesterov: bool = Field(True, description="Nesterov momentum")
+    weight_decay: float = Field(5e-4, ge=0, description="L2 weight decay")
+    step_size: int = Field(7, ge=1, description="epochs between learning-rate drops (StepLR)")
+    gamma: float = Field(0.1, gt=0, le=1, description="learning-rate factor at each drop")
+    augment: bool = Field(True, description="random crop with padding and horizontal flip on training images")
+    workers: int = Field(2, ge=0, description="data-loading worker processes per training process")
+    seed: int = Field(0, ge=0, description="seed for initialisation, shuffling and augmentation")
+    fake_images: int = Field(1024, ge=1, description="training images with data: fake (a fifth as many to test)")
+    device: str = Field("auto", description="auto (cuda when there is one), cpu, cuda or cuda:N")
+    sync_bn: bool = Field(False, description="SyncBatchNorm across processes (torch supports it on GPUs only)")
+    out: str | None = Field(None, description="results folder (default runs/SPEC_NAME)")
+
+    @field_validator("data")
+    @classmethod
+    def _data(cls, data: str) -> str:
+        if data in DATA_KINDS[:2] or (data.startswith(DATA_KINDS[2]) and len(data) > len(DATA_KINDS[2])):
+            return data
+        hint = did_you_mean(data, ["cifar10", "fake"])
+        message = f"expected 'cifar10', 'fake' or 'imagefolder:PATH', got {describe(data)}{hint}"
+        raise PydanticCustomError("netspec_data", message)
+
+    @field_validator("device")
+    @classmethod
+    def _device(cls, device: str) -> str:
+        if device in ("auto", "cpu", "cuda") or (device.startswith("cuda:") and device[5:].isdigit()):
+            return device
+        # "gpu" is one letter from "cpu", but means the opposite
+        hint = "; did you mean 'cuda'?" if device.startswith("gpu") else did_you_mean(device, ["auto", "cpu", "cuda"])
+        raise PydanticCustomError("netspec_device", f"expected auto, cpu, cuda or cuda:N, got {describe(device)}{hint}")
+
+
+def load_settings(
+    path: str | os.PathLike[str] | None = None, overrides: Mapping[str, Any] | None = None
+) -> TrainSettings:
+    """Settings from an optional YAML file, then `overrides` (command-line options); errors at file:line:col."""
+    doc = Document({}, values={(): Mark("<defaults>")})
+    if path is not None:
+        with Path(path).open("rb") as handle:
+            doc = reader.read_document(handle.read(reader.ReadLimits().max_bytes + 1), os.fspath(path))
+        if not isinstance(doc.data, dict):
+            message = f"training settings must be a mapping of fields (epochs, lr, ...), got {describe(doc.data)}"
+            raise SpecError.at(doc.values[()], "", message)
+    data = dict(doc.data)
+    for key, value in (overrides or {}).items():
+        data[key] = value
+        for loc in walk_paths(value, (key,)):
+            doc.keys[loc] = doc.values[loc] = Mark(f"--{key.replace('_', '-')}")
+    try:
+        return TrainSettings.model_validate(data)
+    except ValidationError as exc:
+        raise SpecError(diagnostics(exc, TrainSettings, Document(data, doc.keys, doc.values).locate)) from None

@@ -1,0 +1,282 @@
+"""Training a built network: SGD with StepLR, one process or many (DistributedDataParallel through torchrun).
+
+Under torchrun (RANK and WORLD_SIZE set) each process trains on its share of every global batch; only rank 0
+prints and writes. The training set is always read through a DistributedSampler (with one replica when alone),
+so that one process and N processes see the same global batches, step for step.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.distributed as dist
+from torch import Tensor, nn
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader, Dataset, DistributedSampler, Subset
+
+from netspec.compiler import compile_spec
+from netspec.data import datasets_for
+from netspec.errors import NetspecError
+from netspec.runs import Metrics, Run
+from netspec.settings import TrainSettings
+from netspec.spec import Spec
+
+
+@dataclass(frozen=True)
+class Place:
+    """Where this process trains: its rank among `world` processes and its device."""
+
+    rank: int
+    world: int
+    device: torch.device
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+
+@dataclass
+class TrainResult:
+    """What `train` returns: the metrics of every epoch, the trained model (unwrapped), and the run's folder."""
+
+    metrics: list[Metrics]
+    model: nn.Module
+    out: Path
+
+
+def train(spec: Spec, settings: TrainSettings, resume: bool = False) -> TrainResult:
+    """Train `spec` as `settings` say, writing results to settings.out (default runs/SPEC_NAME)."""
+    created = _join_process_group(settings)
+    try:
+        return _train(spec, settings, resume, _place(settings))
+    finally:
+        if created:
+            dist.destroy_process_group()
+
+
+def _train(spec: Spec, settings: TrainSettings, resume: bool, place: Place) -> TrainResult:
+    if settings.batch_size % place.world:
+        raise NetspecError(f"batch size {settings.batch_size} does not split evenly across {place.world} processes")
+    run = Run(Path(settings.out or f"runs/{spec.name}"))
+    if place.main:
+        run.check_resumable(spec, settings) if resume else run.start(spec, settings)
+    _barrier(place)  # the other ranks read the checkpoint only once rank 0 has checked it
+    torch.manual_seed(settings.seed)  # the same initial weights in every process (DDP also broadcasts rank 0's)
+    model = _model(spec, settings, place)
+    train_set, test_set = datasets_for(settings, spec.input.size, spec.head.classes)
+    loaders = _Loaders(train_set, test_set, settings, place)
+    recipe = _Recipe(model, settings)
+    history = recipe.resume(run) if resume else []
+    wrapped = DistributedDataParallel(model) if place.world > 1 else model
+    for epoch in range(len(history) + 1, settings.epochs + 1):
+        history.append(_epoch(wrapped, loaders, recipe, place, epoch))
+        if place.main:
+            recipe.record(run, history)
+            print(one_line(history[-1]), flush=True)
+    return TrainResult(history, model, run.folder)
+
+
+class _Recipe:
+    """SGD with Nesterov momentum and weight decay, the learning rate divided by 10 every `step_size` epochs."""
+
+    def __init__(self, model: nn.Module, settings: TrainSettings) -> None:
+        self.model, self.epochs = model, settings.epochs
+        self.optimizer = torch.optim.SGD(
+            model.parameters(),
+            settings.lr,
+            settings.momentum,
+            weight_decay=settings.weight_decay,
+            nesterov=settings.nesterov,
+        )
+        self.scheduler = torch.optim.lr_scheduler.StepLR(self.optimizer, settings.step_size, settings.gamma)
+
+    @property
+    def lr(self) -> float:
+        return float(self.optimizer.param_groups[0]["lr"])
+
+    def resume(self, run: Run) -> list[Metrics]:
+        """Weights, optimizer and scheduler from the last checkpoint; the metrics of the epochs it had done."""
+        state = run.load("last", self.model)
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        return run.read_metrics(state["epoch"])
+
+    def record(self, run: Run, history: list[Metrics]) -> None:
+        """Checkpoint (last, and best by test accuracy), metrics and learning curves."""
+        state = {
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "epoch": len(history),
+        }
+        run.save("last", self.model, state)
+        if history[-1]["test_acc"] >= max(row["test_acc"] for row in history):
+            run.save("best", self.model, state)
+        run.write_metrics(history)
+
+
+def _epoch(model: nn.Module, loaders: _Loaders, recipe: _Recipe, place: Place, epoch: int) -> Metrics:
+    """Train one epoch, score the test set, step the schedule: the epoch's row of metrics."""
+    lr, started = recipe.lr, time.perf_counter()
+    label = f"{epoch}/{recipe.epochs}"
+    loss, acc, seconds = _train_epoch(model, loaders.train(epoch), recipe.optimizer, place, label)
+    test_loss, test_acc = _evaluate(model, loaders.test, place)
+    recipe.scheduler.step()
+    return {
+        "epoch": epoch,
+        "lr": lr,
+        "train_loss": loss,
+        "train_acc": acc,
+        "test_loss": test_loss,
+        "test_acc": test_acc,
+        "images_per_s": loaders.images / seconds,
+        "seconds": time.perf_counter() - started,
+    }
+
+
+def one_line(row: Metrics) -> str:
+    """An epoch's summary for the log."""
+    return (
+        f"epoch {row['epoch']:3.0f}  train loss {row['train_loss']:.4f} acc {row['train_acc']:6.2f}%  "
+        f"test loss {row['test_loss']:.4f} acc {row['test_acc']:6.2f}%  lr {row['lr']:.2e}  "
+        f"{row['images_per_s']:,.0f} images/s  {row['seconds']:.1f} s"
+    )
+
+
+def _model(spec: Spec, settings: TrainSettings, place: Place) -> nn.Module:
+    model = compile_spec(spec)
+    if settings.sync_bn and place.world > 1:
+        if place.device.type == "cpu":
+            raise NetspecError(
+                "--sync-bn needs GPUs: torch's SyncBatchNorm runs on CUDA devices only; on CPUs use 'norm: group', "
+                "which does not depend on the batch"
+            )
+        model = nn.SyncBatchNorm.convert_sync_batchnorm(model)  # type: ignore[no-untyped-call]
+    return model.to(place.device)
+
+
+class _Loaders:
+    """This process's training batches (reshuffled and reseeded each epoch) and its share of the test set."""
+
+    def __init__(self, train_set: Dataset[Any], test_set: Dataset[Any], settings: TrainSettings, place: Place) -> None:
+        self.settings, self.place = settings, place
+        batch = settings.batch_size // place.world
+        # One replica when alone: the same permutation, split the same way, whatever the number of processes.
+        self.sampler: DistributedSampler[Any] = DistributedSampler(
+            train_set, place.world, place.rank, shuffle=True, seed=settings.seed
+        )
+        self.generator = torch.Generator()
+        workers, pin = settings.workers, place.device.type == "cuda"
+        # Workers start afresh each epoch, seeded from the generator: a resumed run draws what the full run drew.
+        self._train = DataLoader(
+            train_set, batch, sampler=self.sampler, generator=self.generator, num_workers=workers, pin_memory=pin
+        )
+        shard = Subset(test_set, range(place.rank, len(test_set), place.world))  # type: ignore[arg-type]
+        self.test = DataLoader(shard, batch, num_workers=workers, pin_memory=pin)  # every test image once
+        self.images = len(self.sampler) * place.world
+
+    def train(self, epoch: int) -> DataLoader[Any]:
+        """Batches for `epoch`: its permutation and its augmentation draws depend only on the seed and epoch."""
+        self.sampler.set_epoch(epoch)
+        seed = self.settings.seed * 1_000_003 + epoch * 1009 + self.place.rank
+        self.generator.manual_seed(seed)  # seeds the workers' augmentation
+        torch.manual_seed(seed)  # augmentation without workers, dropout and stochastic depth
+        return self._train
+
+
+def _train_epoch(
+    model: nn.Module, loader: DataLoader[Any], optimizer: torch.optim.Optimizer, place: Place, label: str
+) -> tuple[float, float, float]:
+    """One pass over the training batches: (mean loss, accuracy in %, seconds)."""
+    from tqdm import tqdm
+
+    model.train()
+    totals = torch.zeros(3, dtype=torch.float64, device=place.device)  # loss sum, correct, images
+    show = place.main and sys.stderr.isatty()
+    started = time.perf_counter()
+    with tqdm(loader, desc=f"epoch {label}", unit="batch", disable=not show, leave=False, dynamic_ncols=True) as bar:
+        for step, (images, labels) in enumerate(bar, 1):
+            images = images.to(place.device, non_blocking=True)
+            labels = labels.to(place.device, non_blocking=True)
+            optimizer.zero_grad(set_to_none=True)
+            logits = model(images)
+            loss = nn.functional.cross_entropy(logits, labels)
+            loss.backward()  # type: ignore[no-untyped-call]
+            optimizer.step()
+            _accumulate(totals, loss, logits, labels)
+            if show and (step == 1 or step % 10 == 0 or step == len(loader)):
+                bar.set_postfix_str(_progress(totals, optimizer, place, started), refresh=False)
+    _all_reduce(totals, place)
+    seconds = time.perf_counter() - started
+    return (totals[0] / totals[2]).item(), (100 * totals[1] / totals[2]).item(), seconds
+
+
+def _progress(totals: Tensor, optimizer: torch.optim.Optimizer, place: Place, started: float) -> str:
+    loss, correct, images = totals.tolist()
+    rate = images * place.world / (time.perf_counter() - started)
+    lr = optimizer.param_groups[0]["lr"]
+    return f"loss {loss / images:.4f} acc {100 * correct / images:.2f}% lr {lr:.2e} {rate:,.0f} images/s"
+
+
+def _accumulate(totals: Tensor, loss: Tensor, logits: Tensor, labels: Tensor) -> None:
+    totals[0] += loss.detach() * labels.numel()
+    totals[1] += (logits.argmax(1) == labels).sum()
+    totals[2] += labels.numel()
+
+
+@torch.no_grad()
+def _evaluate(model: nn.Module, loader: DataLoader[Any], place: Place) -> tuple[float, float]:
+    """Mean loss and accuracy (%) over the whole test set, each process scoring its share."""
+    model.eval()
+    totals = torch.zeros(3, dtype=torch.float64, device=place.device)
+    for images, labels in loader:
+        images, labels = images.to(place.device), labels.to(place.device)
+        logits = model(images)
+        _accumulate(totals, nn.functional.cross_entropy(logits, labels), logits, labels)
+    _all_reduce(totals, place)
+    return (totals[0] / totals[2]).item(), (100 * totals[1] / totals[2]).item()
+
+
+def _all_reduce(totals: Tensor, place: Place) -> None:
+    if place.world > 1:
+        dist.all_reduce(totals)
+
+
+def _barrier(place: Place) -> None:
+    if place.world > 1:
+        dist.barrier()
+
+
+def _join_process_group(settings: TrainSettings) -> bool:
+    """Join torchrun's process group (gloo on CPUs, nccl on GPUs); True when this call created it."""
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1 or dist.is_initialized():
+        return False
+    backend = "nccl" if _device_type(settings) == "cuda" else "gloo"
+    dist.init_process_group(backend)
+    return True
+
+
+def _place(settings: TrainSettings) -> Place:
+    rank, world = (dist.get_rank(), dist.get_world_size()) if dist.is_initialized() else (0, 1)
+    kind = _device_type(settings)
+    if kind == "cpu":
+        return Place(rank, world, torch.device("cpu"))
+    if settings.device.startswith("cuda:"):
+        device = torch.device(settings.device)
+    else:  # one GPU per process: torchrun's LOCAL_RANK picks it
+        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+    torch.cuda.set_device(device)
+    return Place(rank, world, device)
+
+
+def _device_type(settings: TrainSettings) -> str:
+    if settings.device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if settings.device != "cpu" and not torch.cuda.is_available():
+        raise NetspecError(f"device {settings.device}: torch sees no CUDA device here; use --device cpu")
+    return settings.device.split(":")[0]
