@@ -31,6 +31,7 @@ __all__ = [
     "TrainSettings",
     "build",
     "diagram",
+    "load_settings",
     "load_spec",
     "load_weights",
     "optimize_for_inference",

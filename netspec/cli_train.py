@@ -46,17 +46,22 @@ def settings_from(args: argparse.Namespace) -> TrainSettings:
 def run_train(args: argparse.Namespace, spec: Spec, argv: Sequence[str]) -> int:
     """Train here, or with --nproc N > 1 (and not already under torchrun), launch N processes through torchrun."""
     settings = settings_from(args)
-    if args.nproc > 1 and "WORLD_SIZE" not in os.environ:
-        return launch(args.nproc, argv)
     if args.nproc < 1:
         raise NetspecError(f"--nproc must be at least 1, got {args.nproc}")
+    if args.nproc > 1 and "WORLD_SIZE" not in os.environ:
+        from netspec.runs import Run
+
+        Run.of(spec, settings).check(spec, settings, args.resume)  # once, here, rather than from inside torchrun
+        return launch(args.nproc, argv)
     from netspec.trainer import train
 
     try:
         result = train(spec, settings, args.resume)
     except KeyboardInterrupt:
         if is_main_process():
-            out = Path(settings.out or f"runs/{spec.name}")
+            from netspec.runs import Run
+
+            out = Run.of(spec, settings).folder
             saved = (out / "last.safetensors").exists()
             hint = f"{out} holds the last complete epoch: continue with --resume" if saved else "no epoch completed"
             print(f"\ninterrupted; {hint}", file=sys.stderr)

@@ -34,18 +34,29 @@ class Run:
         self.metrics = folder / "metrics.jsonl"
         self.curves = folder / "curves.png"
 
+    @classmethod
+    def of(cls, spec: Spec, settings: TrainSettings) -> Run:
+        """The folder of a run: settings.out, or runs/SPEC_NAME."""
+        return cls(Path(settings.out or f"runs/{spec.name}"))
+
     def weights(self, which: str) -> Path:
         return self.folder / f"{which}.safetensors"
 
     def state(self, which: str) -> Path:
         return self.folder / f"{which}.state.pt"
 
-    def start(self, spec: Spec, settings: TrainSettings) -> None:
-        """Create the folder and record what is trained and how; refuse to overwrite an earlier run."""
-        if self.weights("last").exists():
+    def check(self, spec: Spec, settings: TrainSettings, resume: bool) -> None:
+        """Refuse to start over an earlier run, or to resume one that is missing or trained something else."""
+        if resume:
+            self.check_resumable(spec, settings)
+        elif self.weights("last").exists():
             raise NetspecError(
                 f"{self.folder} already holds a run; continue it with --resume, or choose another folder with --out"
             )
+
+    def start(self, spec: Spec, settings: TrainSettings) -> None:
+        """Create the folder and record what is trained and how; refuse to overwrite an earlier run."""
+        self.check(spec, settings, resume=False)
         self.folder.mkdir(parents=True, exist_ok=True)
         write_atomic(self.spec, _yaml(spec.model_dump(mode="json", exclude_unset=True)))
         write_atomic(self.settings, _yaml(settings.model_dump(mode="json")))
@@ -63,7 +74,10 @@ class Run:
         if changed:
             detail = ", ".join(f"{k}: {saved.get(k)!r} -> {current[k]!r}" for k in changed)
             raise NetspecError(f"{self.settings}: resuming needs the same settings, but these differ: {detail}")
-        write_atomic(self.settings, _yaml(current))
+
+    def resume(self, settings: TrainSettings) -> None:
+        """Record the settings of the resumed run (it may train for more epochs)."""
+        write_atomic(self.settings, _yaml(settings.model_dump(mode="json")))
 
     def save(self, which: str, model: nn.Module, state: dict[str, Any]) -> None:
         """Weights as safetensors, optimizer and scheduler state (plain tensors and numbers) as a torch file."""

@@ -63,9 +63,12 @@ def train(spec: Spec, settings: TrainSettings, resume: bool = False) -> TrainRes
 def _train(spec: Spec, settings: TrainSettings, resume: bool, place: Place) -> TrainResult:
     if settings.batch_size % place.world:
         raise NetspecError(f"batch size {settings.batch_size} does not split evenly across {place.world} processes")
-    run = Run(Path(settings.out or f"runs/{spec.name}"))
-    if place.main:
-        run.check_resumable(spec, settings) if resume else run.start(spec, settings)
+    run = Run.of(spec, settings)
+    if place.main and resume:
+        run.check(spec, settings, resume)
+        run.resume(settings)
+    elif place.main:
+        run.start(spec, settings)
     _barrier(place)  # the other ranks read the checkpoint only once rank 0 has checked it
     torch.manual_seed(settings.seed)  # the same initial weights in every process (DDP also broadcasts rank 0's)
     model = _model(spec, settings, place)
@@ -83,7 +86,7 @@ def _train(spec: Spec, settings: TrainSettings, resume: bool, place: Place) -> T
 
 
 class _Recipe:
-    """SGD with Nesterov momentum and weight decay, the learning rate divided by 10 every `step_size` epochs."""
+    """SGD with (Nesterov) momentum and weight decay; the learning rate times `gamma` every `step_size` epochs."""
 
     def __init__(self, model: nn.Module, settings: TrainSettings) -> None:
         self.model, self.epochs = model, settings.epochs

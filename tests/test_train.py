@@ -202,6 +202,21 @@ def test_a_finished_run_is_not_overwritten_and_resuming_needs_the_same_recipe(tm
         netspec.train(spec, resume=True, **common | {"out": str(tmp_path / "empty")})
 
 
+def test_several_processes_are_not_launched_over_an_earlier_run(tmp_path: Path, cli: Cli) -> None:
+    out = tmp_path / "run"
+    netspec.train(_resnet20(), data="fake", fake_images=16, batch_size=16, workers=0, epochs=1, out=str(out))
+    code, _, err = cli("train", "cifar/resnet20", "--set", "head.classes=4", "--out", str(out), "--nproc", "2")
+    assert (code, err) == (
+        1,
+        f"{out} already holds a run; continue it with --resume, or choose another folder with --out\n",
+    )
+
+
+def test_the_example_settings_file_is_valid() -> None:
+    settings = load_settings("docs/examples/train.yaml")
+    assert (settings.data, settings.augment, settings.epochs) == ("imagefolder:data/glyphs", False, 12)
+
+
 def test_image_folder_problems_are_named(tmp_path: Path) -> None:
     (tmp_path / "pics" / "train").mkdir(parents=True)
     with pytest.raises(NetspecError, match=r"pics/val: no such folder; imagefolder:PATH needs PATH/train and PATH/val"):
