@@ -3,10 +3,16 @@ processes (DistributedDataParallel over gloo) train exactly as one process over 
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
+import pty
+import re
 import socket
+import struct
 import subprocess
 import sys
+import termios
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -124,6 +130,7 @@ def test_train_command_launches_torchrun_and_only_rank_0_writes(tmp_path: Path) 
     argv += ["--workers", "0", "--out", str(out), "--nproc", "2"]
     done = subprocess.run([sys.executable, "-m", "netspec", *argv], capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
+    assert "batch/s" not in done.stderr  # not a terminal: no progress bar
     assert [line.split()[:2] for line in done.stdout.splitlines() if line.startswith("epoch")] == [
         ["epoch", "1"],
         ["epoch", "2"],
@@ -139,6 +146,29 @@ def test_train_command_launches_torchrun_and_only_rank_0_writes(tmp_path: Path) 
         "spec.yaml",
     ]
     assert len(Run(out).read_metrics(5)) == 2
+
+
+def test_a_terminal_gets_a_progress_bar(tmp_path: Path) -> None:
+    leader, follower = pty.openpty()
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 160, 0, 0))  # rows, columns
+    argv = ["train", "cifar/resnet20", "--data", "fake", "--fake-images", "64", "--batch-size", "16", "--epochs", "1"]
+    argv += ["--workers", "0", "--out", str(tmp_path / "run")]
+    with subprocess.Popen([sys.executable, "-m", "netspec", *argv], stdout=subprocess.DEVNULL, stderr=follower) as p:
+        os.close(follower)
+        shown = b""
+        while chunk := _read(leader):
+            shown += chunk
+    assert p.returncode == 0
+    text = shown.decode()
+    assert "epoch 1/1" in text and "/4 [" in text and "batch/s" in text, text
+    assert re.search(r"loss \d\.\d{4} acc \d+\.\d{2}% lr 2\.00e-02 [\d,]+ images/s", text), text
+
+
+def _read(fd: int) -> bytes:
+    try:
+        return os.read(fd, 4096)
+    except OSError:  # the terminal closed: the process has exited
+        return b""
 
 
 def test_settings_file_errors_are_placed_in_the_file(tmp_path: Path) -> None:
