@@ -101,7 +101,7 @@ def _add_set(command: argparse.ArgumentParser) -> None:
     command.add_argument(
         "--set", action="append", default=[], metavar="PATH=VALUE", help="override a field, e.g. stages.2.depth=23"
     )
-    names = ", ".join(f"{f.name} ({getattr(Limits(), f.name):.0e})" for f in fields(Limits))
+    names = ", ".join(f"{f.name} ({getattr(Limits(), f.name):,.0f})" for f in fields(Limits))
     command.add_argument("--limit", action="append", default=[], metavar="NAME=VALUE", help=f"raise a limit: {names}")
 
 

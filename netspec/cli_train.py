@@ -17,17 +17,27 @@ from netspec.spec import Spec
 
 def add_train_options(train: argparse.ArgumentParser) -> None:
     """--config, one option per setting (default: the file's value, else the recipe's), --resume and --nproc."""
-    train.add_argument("--config", type=Path, help="a YAML file of training settings (options below override it)")
+    train.add_argument(
+        "--config", type=Path, metavar="FILE", help="a YAML file of training settings (options below override it)"
+    )
     for name, field in TrainSettings.model_fields.items():
         option = f"--{name.replace('_', '-')}"
-        text = f"{field.description} (default {field.default})"
         if field.annotation is bool:
+            text = f"{field.description} (default: {'on' if field.default else 'off'})"
             train.add_argument(option, action=argparse.BooleanOptionalAction, default=None, help=text)
-        else:
-            train.add_argument(option, type=_kind(field.annotation), default=None, metavar=name.upper(), help=text)
+            continue
+        kind = _kind(field.annotation)
+        text = f"{field.description}" + ("" if field.default is None else f" (default {field.default})")
+        metavars: dict[object, str] = {int: "N", float: "X"}
+        metavar = metavars.get(kind, "DIR" if name in ("data_dir", "out") else name.upper())
+        train.add_argument(option, type=kind, default=None, metavar=metavar, help=text)
     train.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
     train.add_argument(
-        "--nproc", type=int, default=1, help="processes on this machine, launched through torchrun (default 1)"
+        "--nproc",
+        type=int,
+        default=1,
+        metavar="N",
+        help="processes on this machine, launched through torchrun (default 1)",
     )
 
 
