@@ -17,8 +17,12 @@ IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 CIFAR_CLASSES = 10
 
 
-def datasets_for(settings: TrainSettings, size: int, classes: int) -> tuple[Dataset[Any], Dataset[Any]]:
+def datasets_for(
+    settings: TrainSettings, size: int, classes: int, channels: int = 3
+) -> tuple[Dataset[Any], Dataset[Any]]:
     """(train, test) for `settings.data` at `size` x `size` pixels; `classes` is the network's output count."""
+    if channels != 3:
+        raise NetspecError(f"netspec train reads RGB images, but the spec's input.channels is {channels}")
     if settings.data == "fake":
         return _fake(settings, size, classes)
     if settings.data == "cifar10":

@@ -55,8 +55,7 @@ class Run:
             )
 
     def start(self, spec: Spec, settings: TrainSettings) -> None:
-        """Create the folder and record what is trained and how; refuse to overwrite an earlier run."""
-        self.check(spec, settings, resume=False)
+        """Create the folder and record what is trained and how (after `check`)."""
         self.folder.mkdir(parents=True, exist_ok=True)
         write_atomic(self.spec, _yaml(spec.model_dump(mode="json", exclude_unset=True)))
         write_atomic(self.settings, _yaml(settings.model_dump(mode="json")))

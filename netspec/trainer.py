@@ -64,16 +64,16 @@ def _train(spec: Spec, settings: TrainSettings, resume: bool, place: Place) -> T
     if settings.batch_size % place.world:
         raise NetspecError(f"batch size {settings.batch_size} does not split evenly across {place.world} processes")
     run = Run.of(spec, settings)
-    if place.main and resume:
+    if place.main:  # first: data problems end the run before anything is written, and one process downloads
+        data = _datasets(spec, settings)
         run.check(spec, settings, resume)
-        run.resume(settings)
-    elif place.main:
-        run.start(spec, settings)
-    _barrier(place)  # the other ranks read the checkpoint only once rank 0 has checked it
+        run.resume(settings) if resume else run.start(spec, settings)
+    _barrier(place)  # the others read the data and the checkpoint once rank 0 has them in place
+    if not place.main:
+        data = _datasets(spec, settings)
     torch.manual_seed(settings.seed)  # the same initial weights in every process (DDP also broadcasts rank 0's)
     model = _model(spec, settings, place)
-    train_set, test_set = datasets_for(settings, spec.input.size, spec.head.classes)
-    loaders = _Loaders(train_set, test_set, settings, place)
+    loaders = _Loaders(*data, settings, place)
     recipe = _Recipe(model, settings)
     history = recipe.resume(run) if resume else []
     wrapped = DistributedDataParallel(model) if place.world > 1 else model
@@ -83,6 +83,10 @@ def _train(spec: Spec, settings: TrainSettings, resume: bool, place: Place) -> T
             recipe.record(run, history)
             print(one_line(history[-1]), flush=True)
     return TrainResult(history, model, run.folder)
+
+
+def _datasets(spec: Spec, settings: TrainSettings) -> tuple[Dataset[Any], Dataset[Any]]:
+    return datasets_for(settings, spec.input.size, spec.head.classes, spec.input.channels)
 
 
 class _Recipe:

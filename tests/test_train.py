@@ -251,9 +251,16 @@ def test_image_folder_problems_are_named(tmp_path: Path) -> None:
     (tmp_path / "pics" / "train").mkdir(parents=True)
     with pytest.raises(NetspecError, match=r"pics/val: no such folder; imagefolder:PATH needs PATH/train and PATH/val"):
         netspec.train(_resnet20(), data=f"imagefolder:{tmp_path / 'pics'}", out=str(tmp_path / "run"))
+    assert not (tmp_path / "run").exists()  # a run that cannot start writes nothing
     data = _colour_folder(tmp_path / "colours", train=1, val=1)
     with pytest.raises(NetspecError, match=r"has 4 classes but the network has 10 outputs; set head.classes: 4"):
         netspec.train("cifar/resnet20", data=f"imagefolder:{data}", out=str(tmp_path / "run2"))
+
+
+def test_a_network_for_other_than_rgb_images_is_refused(tmp_path: Path) -> None:
+    spec = netspec.load_spec("cifar/resnet20", overrides={"input": {"channels": 1}})
+    with pytest.raises(NetspecError, match=r"^netspec train reads RGB images, but the spec's input.channels is 1$"):
+        netspec.train(spec, data="fake", out=str(tmp_path / "run"))
 
 
 def test_sync_bn_across_cpu_processes_is_refused_with_the_alternative() -> None:
