@@ -229,20 +229,17 @@ def bottleneck(
     inner, s1, s3 = bottleneck_plan(width, kw["width_per_group"], kw["groups"], stride, bool(kw["stride_in_1x1"]))
     y = r.conv(f"{path}.conv1", x, inner, 1, s1, bias=parts.bias)
     y = r.act(f"{path}.act1", r.norm(f"{path}.bn1", y, parts), parts.act)
-    y = r.conv(
-        f"{path}.conv2",
-        y,
-        inner,
-        3,
-        s3,
-        groups=kw["groups"],
-        dilation=kw["first_dilation"] or kw["dilation"],
-        bias=parts.bias,
-    )
+    y = _grouped_3x3(r, f"{path}.conv2", y, inner, s3, parts, kw)
     y = r.act(f"{path}.act2", r.norm(f"{path}.bn2", y, parts), parts.act)
     y = r.conv(f"{path}.conv3", y, width * kw["expansion"], 1, bias=parts.bias)
     y = _tail(r, path, r.norm(f"{path}.bn3", y, parts), x, short, parts, kw["drop_path"], False)
     return r.act(f"{path}.act3", y, parts.act)
+
+
+def _grouped_3x3(r: Recorder, path: str, x: Shape, inner: int, stride: int, parts: Parts, kw: dict[str, int]) -> Shape:
+    """A bottleneck's middle conv: 3x3, grouped, dilated as the block's first conv is."""
+    dilation = kw["first_dilation"] or kw["dilation"]
+    return r.conv(path, x, inner, 3, stride, groups=kw["groups"], dilation=dilation, bias=parts.bias)
 
 
 def _preact(r: Recorder, path: str, x: Shape, parts: Parts) -> Shape:
@@ -270,16 +267,7 @@ def preact_bottleneck(
     inner, s1, s3 = bottleneck_plan(width, kw["width_per_group"], kw["groups"], stride, bool(kw["stride_in_1x1"]))
     y = r.conv(f"{path}.conv1", _preact(r, path, x, parts), inner, 1, s1, bias=parts.bias)
     y = r.act(f"{path}.act2", r.norm(f"{path}.bn2", y, parts), parts.act)
-    y = r.conv(
-        f"{path}.conv2",
-        y,
-        inner,
-        3,
-        s3,
-        groups=kw["groups"],
-        dilation=kw["first_dilation"] or kw["dilation"],
-        bias=parts.bias,
-    )
+    y = _grouped_3x3(r, f"{path}.conv2", y, inner, s3, parts, kw)
     y = r.act(f"{path}.act3", r.norm(f"{path}.bn3", y, parts), parts.act)
     y = r.conv(f"{path}.conv3", y, width * kw["expansion"], 1, bias=parts.bias)
     return _tail(r, path, y, x, short, parts, kw["drop_path"], True)

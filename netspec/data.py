@@ -73,12 +73,11 @@ def _imagefolder(path: Path, augment: bool, size: int, classes: int) -> tuple[Da
     missing = [str(folder) for folder in folders if not folder.is_dir()]
     if missing:
         raise NetspecError(f"{' and '.join(missing)}: no such folder; imagefolder:PATH needs PATH/train and PATH/val")
-    steps: list[object] = [T.RandomResizedCrop(size), T.RandomHorizontalFlip()] if augment else [T.Resize(size)]
-    if not augment:
-        steps.append(T.CenterCrop(size))
     normalize = [T.ToTensor(), T.Normalize(IMAGENET_MEAN, IMAGENET_STD)]
-    train = datasets.ImageFolder(str(folders[0]), transform=T.Compose([*steps, *normalize]))
-    test = datasets.ImageFolder(str(folders[1]), transform=T.Compose([T.Resize(size), T.CenterCrop(size), *normalize]))
+    plain = T.Compose([T.Resize(size), T.CenterCrop(size), *normalize])  # the test set's; training's unaugmented
+    augmented = T.Compose([T.RandomResizedCrop(size), T.RandomHorizontalFlip(), *normalize])
+    train = datasets.ImageFolder(str(folders[0]), transform=augmented if augment else plain)
+    test = datasets.ImageFolder(str(folders[1]), transform=plain)
     if train.classes != test.classes:
         raise NetspecError(f"{folders[0]} and {folders[1]} have different classes: {train.classes} and {test.classes}")
     _check_classes(classes, len(train.classes), str(path))

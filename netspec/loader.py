@@ -61,9 +61,7 @@ def validate(doc: Document) -> Spec:
 def load_document(ref: str | os.PathLike[str], _chain: tuple[Path, ...] = (), _mark: Mark | None = None) -> Document:
     """Read a spec file and everything it `extends`, deep-merged (lists replace whole)."""
     path = sources.resolve(ref, _chain[-1].parent if _chain else None, _mark)
-    with path.open("rb") as handle:  # never more than the size cap, however large the file
-        raw = handle.read(reader.ReadLimits().max_bytes + 1)
-    doc = read_document(raw, sources.display(path))
+    doc = check_document(reader.read_file(path, sources.display(path)))
     own = {k: doc.data[k] for k in NOT_INHERITED if k in doc.data}
     own.setdefault("name", path.stem)
     base_ref = doc.data.pop("extends", None)
@@ -94,9 +92,8 @@ def _extend(doc: Document, base_ref: Any, chain: tuple[Path, ...]) -> Document:
     return merge(base, doc)
 
 
-def read_document(raw: bytes, source: str) -> Document:
-    """One spec file's document: safe, bounded YAML (netspec.reader) that must be a mapping with a version."""
-    doc = reader.read_document(raw, source)
+def check_document(doc: Document) -> Document:
+    """A spec file's document (safe, bounded YAML from netspec.reader) must be a mapping with a version."""
     if not isinstance(doc.data, dict):
         message = f"a spec must be a mapping of fields (netspec, name, stages, ...), got {describe(doc.data)}"
         raise SpecError.at(doc.values[()], "", message)

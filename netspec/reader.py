@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -88,6 +89,12 @@ def _float(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> float:
 
 Yaml12Loader.add_constructor("tag:yaml.org,2002:int", _int)
 Yaml12Loader.add_constructor("tag:yaml.org,2002:float", _float)
+
+
+def read_file(path: Path, source: str, limits: ReadLimits = ReadLimits()) -> Document:
+    """read_document of a file, read only up to the size cap however large the file is."""
+    with path.open("rb") as handle:
+        return read_document(handle.read(limits.max_bytes + 1), source, limits)
 
 
 def read_document(raw: bytes, source: str, limits: ReadLimits = ReadLimits()) -> Document:

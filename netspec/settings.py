@@ -66,8 +66,7 @@ def load_settings(
     """Settings from an optional YAML file, then `overrides` (command-line options); errors at file:line:col."""
     doc = Document({}, values={(): Mark("<defaults>")})
     if path is not None:
-        with Path(path).open("rb") as handle:
-            doc = reader.read_document(handle.read(reader.ReadLimits().max_bytes + 1), os.fspath(path))
+        doc = reader.read_file(Path(path), os.fspath(path))
         if not isinstance(doc.data, dict):
             message = f"training settings must be a mapping of fields (epochs, lr, ...), got {describe(doc.data)}"
             raise SpecError.at(doc.values[()], "", message)
