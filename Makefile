@@ -6,16 +6,21 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.netspec-installed
 # Pinned: an unpinned torch may pull a multi-GB build; these two are known to work together.
 TORCH := torch==2.14.1 torchvision==0.29.1
+# Every package at the version CI tested (refresh with `make lock`): a fresh machine installs those, not the
+# registry's newest of the day. The project is built without isolation, so its build backend is pinned too.
+LOCK := constraints.txt
+PIP := python -m pip install --quiet --constraint $(LOCK)
+CHECKED := netspec tests scripts bench fuzz
 
-.PHONY: setup run test lint typecheck dot clean
+.PHONY: setup run test lint typecheck dot lock clean
 
 setup: $(STAMP) dot
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(LOCK)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet $(TORCH)
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/$(PIP) pip setuptools
+	$(BIN)/$(PIP) $(TORCH)
+	$(BIN)/$(PIP) --no-build-isolation -e '.[test]'
 	touch $(STAMP)
 
 # graphviz's `dot` renders diagrams; install it with apt-get when missing and we are root, else say how.
@@ -34,8 +39,8 @@ run: setup
 	$(BIN)/netspec build specs/resnet101.yaml --diagram out/resnet101.svg
 
 lint: $(STAMP)
-	$(BIN)/ruff check netspec tests scripts bench fuzz
-	$(BIN)/ruff format --check netspec tests scripts bench fuzz
+	$(BIN)/ruff check $(CHECKED)
+	$(BIN)/ruff format --check $(CHECKED)
 
 typecheck: $(STAMP)
 	$(BIN)/mypy netspec
@@ -43,5 +48,22 @@ typecheck: $(STAMP)
 test: setup lint typecheck
 	$(BIN)/python -m pytest -q
 
+# Refresh the lock: the newest versions pyproject.toml allows, resolved into a scratch venv where lint, types
+# and the whole suite must pass before constraints.txt is rewritten. One line: `make lock`.
+LOCKVENV := .venv-lock
+lock: dot
+	rm -rf $(LOCKVENV)
+	$(PYTHON) -m venv $(LOCKVENV)
+	$(LOCKVENV)/bin/python -m pip install --quiet --upgrade pip setuptools
+	$(LOCKVENV)/bin/python -m pip install --quiet $(TORCH)
+	$(LOCKVENV)/bin/python -m pip install --quiet --upgrade --upgrade-strategy eager --no-build-isolation -e '.[test]'
+	$(LOCKVENV)/bin/ruff check $(CHECKED) && $(LOCKVENV)/bin/ruff format --check $(CHECKED)
+	$(LOCKVENV)/bin/mypy netspec
+	$(LOCKVENV)/bin/python -m pytest -q -p no:cacheprovider
+	{ echo "# Written by \`make lock\` on $$(date -u +%Y-%m-%d) after the suite passed with these versions."; \
+	  $(LOCKVENV)/bin/python -m pip freeze --all --exclude-editable --exclude netspec; } > $(LOCK).new
+	mv $(LOCK).new $(LOCK)
+	rm -rf $(LOCKVENV)
+
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(LOCKVENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -18,7 +18,7 @@ import atheris
 
 with atheris.instrument_imports():
     from netspec.errors import NetspecError, SpecError
-    from netspec.limits import Limits, load_within
+    from netspec.gate import admit
 
 ROOT = Path(__file__).resolve().parents[1]
 WORK = Path(tempfile.mkdtemp(prefix="netspec-fuzz-"))
@@ -28,7 +28,7 @@ def test_one_input(data: bytes) -> None:
     path = WORK / "input.yaml"
     path.write_bytes(data)
     try:
-        load_within(path, Limits())
+        admit(path)
     except SpecError as exc:
         if not exc.diagnostics or any(d.mark.line < 1 for d in exc.diagnostics):
             raise AssertionError(f"an error without a line: {exc}") from None

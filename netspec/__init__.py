@@ -8,10 +8,10 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Any
 
-from netspec.analysis import analyze
-from netspec.errors import Diagnostic, Mark, NetspecError, SpecError
-from netspec.limits import Limits, cost_problems, field_problems, load_within
-from netspec.loader import load_spec, with_overrides
+from netspec.errors import NetspecError, SpecError
+from netspec.gate import admit
+from netspec.limits import Limits
+from netspec.loader import load_spec
 from netspec.registry import register_block
 from netspec.settings import TrainSettings, load_settings
 from netspec.spec import Spec
@@ -51,23 +51,16 @@ def build(
     held to `limits` (default: Limits()) before anything is allocated. `device="meta"` builds the structure
     without allocating weights (for summaries and diagrams of very large networks).
     """
+    admitted = admit(spec, limits, overrides=overrides).spec  # before torch is imported: a refusal costs nothing
     import torch
 
     from netspec.compiler import compile_spec
 
-    limits = limits or Limits()
-    if isinstance(spec, Spec):
-        spec = with_overrides(spec, overrides) if overrides else spec
-        found = field_problems(spec, limits) or cost_problems(analyze(spec), limits)
-        if found:
-            raise SpecError(Diagnostic(Mark("<spec>"), path, message) for path, message in found)
-    else:
-        spec = load_within(spec, limits, overrides=overrides)[0]
     if device is None:
-        return compile_spec(spec)
+        return compile_spec(admitted)
     # torch.device as a context routes every tensor op through Python: enter it only when asked to.
     with torch.device(device):
-        return compile_spec(spec)
+        return compile_spec(admitted)
 
 
 def optimize_for_inference(model: nn.Module, channels_last: bool = True) -> nn.Module:
@@ -82,21 +75,26 @@ def train(
     settings: TrainSettings | str | os.PathLike[str] | None = None,
     *,
     resume: bool = False,
+    limits: Limits | None = None,
     **overrides: Any,
 ) -> TrainResult:
     """Train a spec; return every epoch's metrics, the trained model and the results folder.
 
     `settings` is a TrainSettings, a YAML file of them, or None for the CIFAR-10 recipe; keyword overrides
-    replace single settings: `train("cifar/resnet20", data="fake", epochs=2)`. Under torchrun, each process
-    calls this and they train together (DistributedDataParallel); only rank 0 writes.
+    replace single settings: `train("cifar/resnet20", data="fake", epochs=2)`. The spec is held to `limits`
+    first, as `build` does. Under torchrun, each process calls this and they train together
+    (DistributedDataParallel); only rank 0 writes.
     """
+    admitted = admit(spec, limits)
     from netspec.trainer import train as _train
 
+    reads: tuple[str | os.PathLike[str], ...] = admitted.files
     if not isinstance(settings, TrainSettings):
+        reads += (settings,) if settings is not None else ()
         settings = load_settings(settings, overrides)
     elif overrides:
         settings = load_settings(None, settings.model_dump() | overrides)
-    return _train(spec if isinstance(spec, Spec) else load_within(spec, Limits())[0], settings, resume)
+    return _train(admitted.spec, settings, resume, reads)
 
 
 def load_weights(model: nn.Module, path: str | os.PathLike[str]) -> None:
@@ -115,22 +113,21 @@ def diagram(
     rankdir: str = "TB",
     expand: bool = False,
     input_size: int | None = None,
+    limits: Limits | None = None,
 ) -> graphviz.Digraph:
     """The architecture diagram of a spec (built on the meta device) or of a built model, as a graphviz.Digraph.
 
     `detail` is 'stage', 'block' or 'layer'. Nothing is written: call `.source`, `.pipe(format="svg")` or
     `.render(...)` on the result. For a model, the input is 3 x 224 x 224 unless `input_size` says otherwise.
+    A spec is held to `limits` first, as `build` does.
     """
-    from torch import nn
-
+    if isinstance(spec_or_model, Spec | str | os.PathLike):
+        return draw(admit(spec_or_model, limits, size=input_size).spec, detail, rankdir, expand, input_size)
     from netspec.render import render
     from netspec.structure import trace
 
-    if isinstance(spec_or_model, nn.Module):
-        size = input_size or 224
-        return render(trace(spec_or_model, (3, size, size)), type(spec_or_model).__name__, detail, rankdir, expand)
-    spec = spec_or_model if isinstance(spec_or_model, Spec) else load_spec(spec_or_model)
-    return draw(spec, detail, rankdir, expand, input_size)
+    size = input_size or 224
+    return render(trace(spec_or_model, (3, size, size)), type(spec_or_model).__name__, detail, rankdir, expand)
 
 
 def draw(spec: Spec, detail: str, rankdir: str, expand: bool, input_size: int | None) -> graphviz.Digraph:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cached_property
 
 from netspec import anatomy
 from netspec.anatomy import Layer, Parts, Recorder, Shape
@@ -66,10 +67,18 @@ class Analysis:
     def output(self) -> Shape:
         return self.layers[-1].shape
 
+    @cached_property
+    def by_part(self) -> dict[str, list[Layer]]:
+        """The layers of each part ('stem', 'layer1', ..., 'head'), in forward order: one pass over the layers."""
+        grouped: dict[str, list[Layer]] = {}
+        for layer in self.layers:
+            grouped.setdefault(layer.part, []).append(layer)
+        return grouped
+
     def parts(self) -> list[Part]:
         """Stem, stages and head, with their totals."""
-        spec, layers = self.spec, self.layers
-        stem = [layer for layer in layers if layer.part == "stem"]
+        spec = self.spec
+        stem = self.by_part["stem"]
         rows = [
             Part(
                 "stem",
@@ -84,7 +93,7 @@ class Analysis:
             )
         ]
         for i, (stage, block) in enumerate(zip(spec.stages, spec.stage_blocks(), strict=True)):
-            mine = [layer for layer in layers if layer.part == f"layer{i + 1}"]
+            mine = self.by_part[f"layer{i + 1}"]
             inner, out = block.inner_channels(stage.width), block.out_channels(stage.width)
             rows.append(
                 Part(
@@ -99,7 +108,7 @@ class Analysis:
                     Totals.of(mine),
                 )
             )
-        head = [layer for layer in layers if layer.part == "head"]
+        head = self.by_part.get("head", [])
         kind = "fc" if any(layer.path == "fc" for layer in head) else "mlp" if spec.head.hidden else "features"
         rows.append(Part("head", 0, kind, None, None, None, self.output[0], self.output, Totals.of(head)))
         return rows

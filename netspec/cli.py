@@ -12,14 +12,14 @@ from typing import Any
 from netspec.analysis import Analysis
 from netspec.cli_train import add_train_options, is_main_process, run_train
 from netspec.diff import render as render_diff
-from netspec.drawing import DETAILS, check_diagram_target, draw, write_diagram
-from netspec.errors import NetspecError
-from netspec.files import check_output, write_atomic
-from netspec.limits import Limits, load_within
+from netspec.drawing import DETAILS, check_diagram_format, diagram_bytes, draw
+from netspec.errors import NetspecError, printable
+from netspec.files import Writer
+from netspec.gate import Admitted, admit
+from netspec.limits import Limits
 from netspec.loader import load_spec
 from netspec.report import DEPTHS, FORMATS, one_line, summary
 from netspec.sources import builtin_names
-from netspec.spec import Spec
 
 EXPORT_FORMATS = ("torchscript", "onnx", "safetensors")  # netspec.export's, named here to keep torch unimported
 
@@ -44,6 +44,7 @@ def _parser() -> argparse.ArgumentParser:
     diff.add_argument("a", metavar="A", help="spec file or builtin name")
     diff.add_argument("b", metavar="B", help="spec file or builtin name")
     _add_size(diff)
+    _add_limit(diff)
     train = commands.add_parser("train", help="train the network (SGD + StepLR; torchrun for several processes)")
     train.add_argument("spec", metavar="SPEC", help="spec file or builtin name")
     _add_set(train)
@@ -101,6 +102,10 @@ def _add_set(command: argparse.ArgumentParser) -> None:
     command.add_argument(
         "--set", action="append", default=[], metavar="PATH=VALUE", help="override a field, e.g. stages.2.depth=23"
     )
+    _add_limit(command)
+
+
+def _add_limit(command: argparse.ArgumentParser) -> None:
     names = ", ".join(f"{f.name} ({getattr(Limits(), f.name):,.0f})" for f in fields(Limits))
     command.add_argument("--limit", action="append", default=[], metavar="NAME=VALUE", help=f"raise a limit: {names}")
 
@@ -115,12 +120,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.debug:
             raise
         if is_main_process():  # under torchrun, one copy of the message, not one per process
-            print(exc, file=sys.stderr)
+            print(printable(str(exc)), file=sys.stderr)  # file names and values may hold escape sequences
         return 1
+    except KeyboardInterrupt:
+        if args.debug:
+            raise
+        if is_main_process():
+            print("\ninterrupted", file=sys.stderr)
+        return 130
     except OSError as exc:
         if args.debug:
             raise
-        print(f"{exc.filename or ''}: {exc.strerror or exc}".lstrip(": "), file=sys.stderr)
+        print(printable(f"{exc.filename or ''}: {exc.strerror or exc}".lstrip(": ")), file=sys.stderr)
         return 1
 
 
@@ -128,67 +139,88 @@ def _validate(args: argparse.Namespace) -> int:
     failed = 0
     for ref in args.specs:
         try:
-            spec, _ = _checked(args, ref)
+            admitted = _checked(args, ref)
         except NetspecError as exc:
-            print(exc, file=sys.stderr)
+            print(printable(str(exc)), file=sys.stderr)
             failed += 1
             continue
-        print(f"{ref}: ok ({one_line(spec)})")
+        print(printable(f"{ref}: ok ({one_line(admitted.spec, admitted.analysis)})"))
     return 1 if failed else 0
 
 
-def _checked(args: argparse.Namespace, ref: str | None = None) -> tuple[Spec, Analysis | None]:
-    """Load the spec and refuse, before anything is allocated, what is over the limits or cannot be built."""
+def _checked(args: argparse.Namespace, ref: str | None = None) -> Admitted:
+    """The spec through the gate: refused, before anything is allocated, if over the limits or unbuildable."""
     limits = Limits().with_text(args.limit)
     if getattr(args, "max_params", None) is not None:
         limits = replace(limits, params=int(args.max_params))
-    return load_within(ref or args.spec, limits, args.set, size=getattr(args, "input_size", None))
+    return admit(ref or args.spec, limits, getattr(args, "set", ()), size=getattr(args, "input_size", None))
+
+
+def _writer(admitted: Admitted, *also_read: Path | None) -> Writer:
+    """The command's writer: it refuses to replace the spec, a file of its extends chain, or any other input."""
+    return Writer([*admitted.files, *(path for path in also_read if path is not None)])
+
+
+def _analysis(admitted: Admitted, ref: str) -> Analysis:
+    if admitted.analysis is None:
+        raise NetspecError(f"{ref}: a block type has no static description; register one with describe_post")
+    return admitted.analysis
 
 
 def _build(args: argparse.Namespace) -> int:
-    spec, analysis = _checked(args)
-    import torch
+    admitted = _checked(args)
+    spec, analysis = admitted.spec, admitted.analysis
+    from netspec.weights import check_format, weights_bytes
 
-    from netspec.compiler import compile_spec
-    from netspec.optimize import optimize_for_inference
-    from netspec.weights import check_format, load_weights, save_weights
-
+    writer = _writer(admitted, args.weights)
     if args.output is not None:
         check_format(args.output)
-        check_output(args.output, args.spec)
+        writer.check(args.output)
     if args.diagram is not None:
-        check_diagram_target(args.diagram, args.spec)
+        check_diagram_format(args.diagram)
+        writer.check(args.diagram)
     if args.device == "meta" and (args.output or args.weights):
         raise NetspecError("a model built on the meta device has no weights to load or save; drop -o/--weights")
-    model: torch.nn.Module
-    if args.device == "cpu":
-        model = compile_spec(spec)
-    else:  # torch.device as a context routes every tensor op through Python: only when asked to
-        with torch.device(args.device):
-            model = compile_spec(spec)
-    if args.optimize == "inference":
-        model = optimize_for_inference(model)
-    if args.weights is not None:
-        load_weights(model, args.weights)
+    model = _model(args, admitted)
     if analysis is not None:
         print(summary(analysis))
     else:
         print(f"{spec.name}: {sum(p.numel() for p in model.parameters()):,} parameters")
     notes = [f"weights loaded from {args.weights}"] if args.weights is not None else []
     if args.output is not None:
-        save_weights(model, args.output)
+        writer.write(args.output, weights_bytes(model, args.output.suffix))
         notes.append(f"weights written to {args.output}")
     if args.diagram is not None:
-        write_diagram(draw(spec, args.detail, args.rankdir, args.expand, args.input_size), args.diagram)
+        graph = draw(spec, args.detail, args.rankdir, args.expand, args.input_size)
+        writer.write(args.diagram, diagram_bytes(graph, args.diagram))
         notes.append(f"diagram written to {args.diagram}")
     if notes:
         print("", *notes, sep="\n")
     return 0
 
 
+def _model(args: argparse.Namespace, admitted: Admitted) -> Any:
+    """The built module, on --device, with --weights loaded, then optimised for inference if asked to."""
+    import torch
+
+    from netspec.compiler import compile_spec
+    from netspec.optimize import optimize_for_inference
+    from netspec.weights import load_weights
+
+    if args.device == "cpu":
+        model = compile_spec(admitted.spec)
+    else:  # torch.device as a context routes every tensor op through Python: only when asked to
+        with torch.device(args.device):
+            model = compile_spec(admitted.spec)
+    if args.weights is not None:
+        load_weights(model, args.weights)  # the checkpoint's layout: before norms are folded into convs
+    return optimize_for_inference(model) if args.optimize == "inference" else model
+
+
 def _export(args: argparse.Namespace) -> int:
-    spec, _ = _checked(args)
-    check_output(args.output, args.spec)
+    admitted = _checked(args)
+    spec, writer = admitted.spec, _writer(admitted, args.weights)
+    writer.check(args.output)
     from torch import nn
 
     from netspec.compiler import compile_spec
@@ -202,35 +234,37 @@ def _export(args: argparse.Namespace) -> int:
     if args.optimize == "inference":
         model = optimize_for_inference(model, channels_last=False)
     size = args.input_size or spec.input.size
-    write_atomic(args.output, export_bytes(model, args.format, (spec.input.channels, size, size)))
+    writer.write(args.output, export_bytes(model, args.format, (spec.input.channels, size, size)))
     print(f"{args.output}: {spec.name} as {args.format}")
     return 0
 
 
 def _render(args: argparse.Namespace) -> int:
-    spec, _ = _checked(args)
-    check_diagram_target(args.output, args.spec)
-    write_diagram(draw(spec, args.detail, args.rankdir, args.expand, args.input_size), args.output)
+    admitted = _checked(args)
+    spec, writer = admitted.spec, _writer(admitted)
+    check_diagram_format(args.output)
+    writer.check(args.output)
+    graph = draw(spec, args.detail, args.rankdir, args.expand, args.input_size)
+    writer.write(args.output, diagram_bytes(graph, args.output))
     print(f"{args.output}: {spec.name}, {args.detail} detail")
     return 0
 
 
 def _summary(args: argparse.Namespace) -> int:
-    _, analysis = _checked(args)
-    if analysis is None:
-        raise NetspecError(f"{args.spec}: a block type has no static description; register one with describe_post")
+    analysis = _analysis(_checked(args), args.spec)
     print(summary(analysis, args.depth, args.format, args.batch))
     return 0
 
 
 def _diff(args: argparse.Namespace) -> int:
-    print(render_diff(load_spec(args.a), load_spec(args.b), args.input_size))
+    a, b = (_analysis(_checked(args, ref), ref) for ref in (args.a, args.b))
+    print(render_diff(a, b))
     return 0
 
 
 def _train(args: argparse.Namespace) -> int:
-    spec, _ = _checked(args)
-    return run_train(args, spec, args.argv)
+    admitted = _checked(args)
+    return run_train(args, admitted.spec, admitted.files, args.argv)
 
 
 def _list(args: argparse.Namespace) -> int:
@@ -247,8 +281,7 @@ def _schema(args: argparse.Namespace) -> int:
     if args.output is None:
         sys.stdout.write(schema_text())
     else:
-        check_output(args.output)
-        write_atomic(args.output, schema_text().encode())
+        Writer().write(args.output, schema_text().encode())
     return 0
 
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
+import signal
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, get_args
 
 from netspec.errors import NetspecError
+from netspec.runs import Run
 from netspec.settings import TrainSettings, load_settings
 from netspec.spec import Spec
 
@@ -53,39 +54,65 @@ def settings_from(args: argparse.Namespace) -> TrainSettings:
     return load_settings(args.config, given)
 
 
-def run_train(args: argparse.Namespace, spec: Spec, argv: Sequence[str]) -> int:
+def run_train(args: argparse.Namespace, spec: Spec, spec_files: Sequence[Path], argv: Sequence[str]) -> int:
     """Train here, or with --nproc N > 1 (and not already under torchrun), launch N processes through torchrun."""
     settings = settings_from(args)
     if args.nproc < 1:
         raise NetspecError(f"--nproc must be at least 1, got {args.nproc}")
+    reads = [*spec_files, *([args.config] if args.config else [])]  # the run's files may replace none of them
+    run = Run.of(spec, settings, reads)
     if args.nproc > 1 and "WORLD_SIZE" not in os.environ:
-        from netspec.runs import Run
-
-        Run.of(spec, settings).check(spec, settings, args.resume)  # once, here, rather than from inside torchrun
+        with run.locked():  # once, here, rather than from inside torchrun
+            run.check(spec, settings, args.resume)
         return launch(args.nproc, argv)
     from netspec.trainer import train
 
     try:
-        result = train(spec, settings, args.resume)
+        result = train(spec, settings, args.resume, reads)
     except KeyboardInterrupt:
         if is_main_process():
-            from netspec.runs import Run
-
-            out = Run.of(spec, settings).folder
-            saved = (out / "last.safetensors").exists()
-            hint = f"{out} holds the last complete epoch: continue with --resume" if saved else "no epoch completed"
-            print(f"\ninterrupted; {hint}", file=sys.stderr)
+            print(f"\ninterrupted; {_kept(run)}", file=sys.stderr)
         return 130
     if is_main_process():
         print(f"\nresults in {result.out}: metrics.jsonl, curves.png, last and best checkpoints")
     return 0
 
 
+def _kept(run: Run) -> str:
+    """What an interrupted run left: its manifest names the last committed epoch (--resume finishes a commit
+    that was under way)."""
+    try:
+        epoch = run.read_manifest().epoch
+    except NetspecError:
+        return f"{run.folder} is damaged"
+    return f"{run.folder} holds epoch {epoch}: continue with --resume" if epoch else "no epoch completed"
+
+
 def launch(nproc: int, argv: Sequence[str]) -> int:
-    """torchrun on this machine (--standalone: a local rendezvous); each process runs this same command."""
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc}"]
-    command += ["-m", "netspec", *_without_nproc(argv)]
-    return subprocess.run(command, check=False).returncode
+    """torchrun on this machine (--standalone: a local rendezvous), driven in this process: each worker runs this
+    same command, and an interrupt or a failed worker ends in the workers' one-line message, not in torchrun's
+    traceback or error report. The workers report (rank 0 prints); this returns their exit code."""
+    import logging
+
+    from torch.distributed.elastic.multiprocessing.api import SignalException
+    from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
+    from torch.distributed.run import get_args_parser
+    from torch.distributed.run import run as torchrun
+
+    # torchrun's default, stated here so that it does not print a banner about it; its warnings are the workers'.
+    os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // nproc)))
+    for name in list(logging.root.manager.loggerDict):  # each of torchrun's modules sets its logger's own level
+        if name.startswith("torch.distributed.elastic"):
+            logging.getLogger(name).setLevel(logging.CRITICAL)
+    command = ["--standalone", f"--nproc-per-node={nproc}", "-m", "netspec", *_without_nproc(argv)]
+    try:
+        torchrun(get_args_parser().parse_args(command))  # type: ignore[no-untyped-call]
+    except ChildFailedError as failed:
+        codes = [failure.exitcode for failure in failed.failures.values()]
+        return 130 if -signal.SIGINT in codes or 130 in codes else max(1, *codes)
+    except (SignalException, KeyboardInterrupt):
+        return 130  # the terminal interrupted the workers too; rank 0 said what the run folder holds
+    return 0
 
 
 def _without_nproc(argv: Sequence[str]) -> list[str]:

@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
+from pathlib import Path
 
 from torch import Tensor
+
+from netspec.errors import NetspecError
 
 _V2_RULES: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = [
     (re.compile(r"^stem\.conv\."), lambda m: "conv1."),
@@ -30,9 +33,12 @@ def is_timm_resnetv2(state: Mapping[str, Tensor]) -> bool:
     return any(k.startswith("stages.") for k in state) and any(k.startswith("stem.") for k in state)
 
 
-def to_netspec_layout(state: Mapping[str, Tensor], target: Mapping[str, Tensor]) -> dict[str, Tensor]:
+def to_netspec_layout(state: Mapping[str, Tensor], target: Mapping[str, Tensor], path: Path) -> dict[str, Tensor]:
     """`state` renamed to match `target` (a model's state_dict): DDP's `module.` prefix and timm's ResNetV2."""
     renamed = {k.removeprefix("module."): v for k, v in state.items()}
+    if len(renamed) < len(state):
+        twice = sorted(k for k in state if k.startswith("module.") and k.removeprefix("module.") in state)
+        raise NetspecError(f"{path}: the checkpoint holds both '{twice[0]}' and '{twice[0][7:]}'; which to load?")
     if not is_timm_resnetv2(renamed):
         return renamed
     out: dict[str, Tensor] = {}
@@ -45,5 +51,9 @@ def to_netspec_layout(state: Mapping[str, Tensor], target: Mapping[str, Tensor])
             key = key.replace(".?.", ".0.") if key.replace(".?.", ".0.") in target else key.replace(".?.", ".1.")
         if key in target and value.ndim == 4 and target[key].ndim == 2:
             value = value.flatten(1)  # a 1x1 conv classifier as a Linear
+        if key in out:
+            raise NetspecError(
+                f"{path}: two of the checkpoint's tensors are named '{key}' once renamed; which to load?"
+            )
         out[key] = value
     return out

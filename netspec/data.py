@@ -1,11 +1,13 @@
-"""Training and test sets from torchvision: CIFAR-10, FakeData, or a user's ImageFolder, with standard transforms."""
+"""Training and test sets from torchvision (CIFAR-10, FakeData, or a user's ImageFolder, with standard transforms),
+and one training process's loaders over them."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
-from torch.utils.data import Dataset
+import torch
+from torch.utils.data import DataLoader, Dataset, DistributedSampler, Subset
 from torchvision import datasets
 from torchvision import transforms as T
 
@@ -90,3 +92,32 @@ def _check_classes(network: int, data: int, name: str) -> None:
             f"{name} has {data} classes but the network has {network} outputs; set head.classes: {data} "
             f"(e.g. --set head.classes={data})"
         )
+
+
+class Loaders:
+    """Process `rank` of `world`: its training batches (reshuffled and reseeded each epoch) and its share of the
+    test set. `pin` pins host memory for copies to a GPU."""
+
+    def __init__(
+        self, train_set: Dataset[Any], test_set: Dataset[Any], settings: TrainSettings, rank: int, world: int, pin: bool
+    ) -> None:
+        self.seed, self.rank = settings.seed, rank
+        batch, workers = settings.batch_size // world, settings.workers
+        # One replica when alone: the same permutation, split the same way, whatever the number of processes.
+        self.sampler: DistributedSampler[Any] = DistributedSampler(train_set, world, rank, shuffle=True, seed=self.seed)
+        self.generator = torch.Generator()
+        # Workers start afresh each epoch, seeded from the generator: a resumed run draws what the full run drew.
+        self._train = DataLoader(
+            train_set, batch, sampler=self.sampler, generator=self.generator, num_workers=workers, pin_memory=pin
+        )
+        shard = Subset(test_set, range(rank, len(test_set), world))  # type: ignore[arg-type]
+        self.test = DataLoader(shard, batch, num_workers=workers, pin_memory=pin)  # every test image once
+        self.images = len(self.sampler) * world
+
+    def train(self, epoch: int) -> DataLoader[Any]:
+        """Batches for `epoch`: its permutation and its augmentation draws depend only on the seed and epoch."""
+        self.sampler.set_epoch(epoch)
+        seed = self.seed * 1_000_003 + epoch * 1009 + self.rank
+        self.generator.manual_seed(seed)  # seeds the workers' augmentation
+        torch.manual_seed(seed)  # augmentation without workers, dropout and stochastic depth
+        return self._train

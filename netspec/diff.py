@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from netspec.analysis import Part, analyze
+from netspec.analysis import Analysis, Part
 from netspec.spec import Spec
 
 _ABSENT = object()
@@ -45,10 +45,10 @@ def _signed(value: int) -> str:
     return f"{value:+,}" if value else "0"
 
 
-def part_rows(a: Spec, b: Spec, size: int | None) -> list[list[str]]:
+def part_rows(a: Analysis, b: Analysis) -> list[list[str]]:
     """One row per stem, stage and head of either network: shapes, parameters and MACs of both, and the change."""
-    parts_a = {p.name: p for p in analyze(a, size).parts()}
-    parts_b = {p.name: p for p in analyze(b, size).parts()}
+    parts_a = {p.name: p for p in a.parts()}
+    parts_b = {p.name: p for p in b.parts()}
     names = [*parts_a, *(n for n in parts_b if n not in parts_a)]
     head = [n for n in names if n == "head"]
     rows = [_row(name, parts_a.get(name), parts_b.get(name)) for name in [n for n in names if n != "head"] + head]
@@ -71,12 +71,12 @@ def _row(name: str, a: Part | None, b: Part | None) -> list[str]:
 HEADER = ["part", "shape A", "shape B", "params A", "params B", "params change", "MACs A", "MACs B", "MACs change"]
 
 
-def render(a: Spec, b: Spec, size: int | None = None) -> str:
-    """The text `netspec diff` prints."""
-    lines = [f"A: {a.name}", f"B: {b.name}", "", "fields that differ (after extends):"]
-    changes = field_changes(a, b)
+def render(a: Analysis, b: Analysis) -> str:
+    """The text `netspec diff` prints, from the two networks' analyses (at the same input size)."""
+    lines = [f"A: {a.spec.name}", f"B: {b.spec.name}", "", "fields that differ (after extends):"]
+    changes = field_changes(a.spec, b.spec)
     lines += [f"  {path}: {show(va)} -> {show(vb)}" for path, va, vb in changes] or ["  (none)"]
-    table = [HEADER, *part_rows(a, b, size)]
+    table = [HEADER, *part_rows(a, b)]
     widths = [max(len(r[i]) for r in table) for i in range(len(HEADER))]
     lines.append("")
     for r in table:

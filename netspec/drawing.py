@@ -1,14 +1,12 @@
-"""Writing diagrams: the format from the file's suffix, graphviz's dot for anything but .dot. Imports torch
-only when a diagram is drawn."""
+"""Diagram files: the format from the file's suffix, graphviz's dot for anything but .dot. Imports torch
+only when a diagram is drawn; returns bytes for the caller's Writer."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from netspec.errors import NetspecError
-from netspec.files import check_output, write_atomic
 
 if TYPE_CHECKING:
     import graphviz
@@ -20,10 +18,9 @@ FORMATS = {".svg": "svg", ".png": "png", ".pdf": "pdf", ".dot": "dot", ".gv": "d
 INSTALL = "install graphviz's dot program to render it (apt-get install graphviz); .dot output works without it"
 
 
-def check_diagram_target(path: Path, *inputs: str | os.PathLike[str]) -> None:
+def check_diagram_format(path: Path) -> None:
     if path.suffix not in FORMATS:
         raise NetspecError(f"{path}: unknown diagram format '{path.suffix}'; use .svg, .png, .pdf or .dot")
-    check_output(path, *inputs)
 
 
 def draw(spec: Spec, detail: str, rankdir: str, expand: bool, input_size: int | None) -> graphviz.Digraph:
@@ -32,18 +29,18 @@ def draw(spec: Spec, detail: str, rankdir: str, expand: bool, input_size: int | 
     return draw_spec(spec, detail, rankdir, expand, input_size)
 
 
-def write_diagram(graph: graphviz.Digraph, path: Path) -> None:
-    """Write `graph` to `path` atomically: DOT text as it is, other formats through dot."""
+def diagram_bytes(graph: graphviz.Digraph, path: Path) -> bytes:
+    """`graph` in the format `path`'s suffix names: DOT text as it is, other formats through dot."""
     import graphviz
 
     fmt = FORMATS[path.suffix]
     if fmt == "dot":
-        data = graph.source.encode()
-    else:
-        try:
-            data = graph.pipe(format=fmt)
-        except graphviz.ExecutableNotFound:
-            raise NetspecError(f"{path}: {INSTALL}") from None
-        except graphviz.CalledProcessError as exc:
-            raise NetspecError(f"{path}: dot failed: {(exc.stderr or b'').decode(errors='replace').strip()}") from None
-    write_atomic(path, data)
+        source: str = graph.source
+        return source.encode()
+    try:
+        data: bytes = graph.pipe(format=fmt)
+        return data
+    except graphviz.ExecutableNotFound:
+        raise NetspecError(f"{path}: {INSTALL}") from None
+    except graphviz.CalledProcessError as exc:
+        raise NetspecError(f"{path}: dot failed: {(exc.stderr or b'').decode(errors='replace').strip()}") from None

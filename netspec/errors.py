@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -45,6 +46,21 @@ class SpecError(NetspecError):
     @classmethod
     def at(cls, mark: Mark, field: str, message: str) -> SpecError:
         return cls([Diagnostic(mark, field, message)])
+
+
+# C0 and C1 controls but tab and newline, and the bidirectional overrides that reorder what a terminal shows.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def unprintable(text: str) -> str | None:
+    """'U+001B', the first character of `text` that could drive a terminal, or None."""
+    found = _CONTROL.search(text)
+    return f"U+{ord(found[0]):04X}" if found else None
+
+
+def printable(text: str) -> str:
+    """`text` with every control character written as an escape (\\x1b), for printing untrusted text."""
+    return _CONTROL.sub(lambda m: m[0].encode("unicode_escape").decode("ascii"), text)
 
 
 def closest(word: str, choices: Sequence[str]) -> str | None:

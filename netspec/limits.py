@@ -6,14 +6,10 @@ static analysis. Each problem is (dotted field, message); the message names the 
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields, replace
-from typing import Any
 
-from netspec.analysis import Analysis, NoDescription, analyze
-from netspec.errors import Diagnostic, NetspecError, SpecError
-from netspec.loader import load
+from netspec.analysis import Analysis
+from netspec.errors import NetspecError
 from netspec.spec import Spec
 
 Problem = tuple[str, str]
@@ -103,32 +99,3 @@ def spatial_problems(analysis: Analysis) -> list[Problem]:
                 (stage, f"the feature map shrinks to nothing {where} for a {analysis.size} x {analysis.size} input")
             ]
     return []
-
-
-def load_within(
-    ref: str | os.PathLike[str],
-    limits: Limits,
-    sets: Sequence[str] = (),
-    overrides: Mapping[str, Any] | None = None,
-    size: int | None = None,
-) -> tuple[Spec, Analysis | None]:
-    """Load a spec and hold it to `limits`; its analysis, or None for a block type without a description.
-
-    Problems raise SpecError at the field's place in the file: field limits first (they bound the analysis),
-    then the cost limits the analysis measures."""
-    loaded = load(ref, sets, overrides)
-    found = field_problems(loaded.spec, limits)
-    analysis = None
-    if not found:
-        try:
-            analysis = analyze(loaded.spec, size)
-            found = cost_problems(analysis, limits)
-        except NoDescription:
-            pass
-    if found:
-        raise SpecError(Diagnostic(loaded.doc.locate(_loc(path)), path, message) for path, message in found)
-    return loaded.spec, analysis
-
-
-def _loc(path: str) -> tuple[str | int, ...]:
-    return tuple(int(p) if p.isdigit() else p for p in path.split("."))

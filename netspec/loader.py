@@ -8,16 +8,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
 from netspec import reader, sources
-from netspec.errors import Mark, SpecError, closest
+from netspec.errors import Mark, SpecError, closest, did_you_mean
 from netspec.messages import Loc, describe, diagnostics, walk_paths
 from netspec.reader import Document
 from netspec.spec import Spec
 
 NOT_INHERITED = ("name", "description")  # they describe one file, not the network it extends
+MAX_EXTENDS = 32  # files in one extends chain; each reads up to 1 MiB, and a chain is read recursively
 
 
 @dataclass(frozen=True)
@@ -27,10 +27,22 @@ class Loaded:
     spec: Spec
     doc: Document
 
+    @property
+    def files(self) -> tuple[Path, ...]:
+        """Every file read for the spec: itself and each file of its extends chain."""
+        return self.doc.files
 
-def load(ref: str | os.PathLike[str], sets: Sequence[str] = (), overrides: Mapping[str, Any] | None = None) -> Loaded:
-    """Load, merge and validate a spec file or builtin name; raise SpecError listing every problem."""
-    doc = load_document(ref)
+
+def load(
+    source: Spec | str | os.PathLike[str], sets: Sequence[str] = (), overrides: Mapping[str, Any] | None = None
+) -> Loaded:
+    """Load, merge and validate a Spec, spec file or builtin name; raise SpecError listing every problem."""
+    if isinstance(source, Spec):
+        doc = Document(source.model_dump(exclude_unset=True), values={(): Mark("<spec>")})
+        if not (sets or overrides):
+            return Loaded(source, doc)
+    else:
+        doc = load_document(source)
     if overrides:
         doc = merge(doc, _from_mapping(dict(overrides), Mark("keyword overrides")))
     for assignment in sets:
@@ -45,12 +57,6 @@ def load_spec(
     return load(ref, sets, overrides).spec
 
 
-def with_overrides(spec: Spec, overrides: Mapping[str, Any]) -> Spec:
-    """A copy of `spec` with `overrides` deep-merged in and validated again."""
-    doc = Document(spec.model_dump(exclude_unset=True), values={(): Mark("<spec>")})
-    return validate(merge(doc, _from_mapping(dict(overrides), Mark("keyword overrides"))))
-
-
 def validate(doc: Document) -> Spec:
     try:
         return Spec.model_validate(doc.data)
@@ -61,7 +67,8 @@ def validate(doc: Document) -> Spec:
 def load_document(ref: str | os.PathLike[str], _chain: tuple[Path, ...] = (), _mark: Mark | None = None) -> Document:
     """Read a spec file and everything it `extends`, deep-merged (lists replace whole)."""
     path = sources.resolve(ref, _chain[-1].parent if _chain else None, _mark)
-    doc = check_document(reader.read_file(path, sources.display(path)))
+    source = sources.display(path)
+    doc = check_document(reader.read_file(path, source), source)
     own = {k: doc.data[k] for k in NOT_INHERITED if k in doc.data}
     own.setdefault("name", path.stem)
     base_ref = doc.data.pop("extends", None)
@@ -80,10 +87,14 @@ def _extend(doc: Document, base_ref: Any, chain: tuple[Path, ...]) -> Document:
         raise SpecError.at(
             mark, "extends", f"expected a builtin spec name or a relative path, got {describe(base_ref)}"
         )
-    if os.path.isabs(base_ref) or ("/" in base_ref.replace("\\", "/") and not base_ref.endswith(sources.SUFFIXES)):
+    folders = "/" in base_ref.replace("\\", "/")
+    if os.path.isabs(base_ref) or (folders and not base_ref.endswith(sources.SUFFIXES) and not _builtin(base_ref)):
         # A shared spec must not make netspec read arbitrary files: only builtins and relative .yaml paths.
-        message = f"'{base_ref}' must be a builtin spec name or a relative path to a .yaml or .yml file"
+        hint = did_you_mean(base_ref, sources.builtin_names())
+        message = f"'{base_ref}' must be a builtin spec name or a relative path to a .yaml or .yml file{hint}"
         raise SpecError.at(mark, "extends", message)
+    if len(chain) >= MAX_EXTENDS:
+        raise SpecError.at(mark, "extends", f"an extends chain may hold at most {MAX_EXTENDS} files")
     base_path = sources.resolve(base_ref, chain[-1].parent, mark).resolve()
     if base_path in chain:
         cycle = " -> ".join(sources.display(p) for p in (*chain[chain.index(base_path) :], base_path))
@@ -92,8 +103,14 @@ def _extend(doc: Document, base_ref: Any, chain: tuple[Path, ...]) -> Document:
     return merge(base, doc)
 
 
-def check_document(doc: Document) -> Document:
+def _builtin(name: str) -> bool:
+    return name in sources.builtin_names()
+
+
+def check_document(doc: Document, source: str) -> Document:
     """A spec file's document (safe, bounded YAML from netspec.reader) must be a mapping with a version."""
+    if doc.data is None and not doc.values:
+        raise SpecError.at(Mark(source, 1, 1), "", "empty document; a spec needs at least 'netspec: 1' and stages")
     if not isinstance(doc.data, dict):
         message = f"a spec must be a mapping of fields (netspec, name, stages, ...), got {describe(doc.data)}"
         raise SpecError.at(doc.values[()], "", message)
@@ -112,7 +129,7 @@ def merge(base: Document, over: Document) -> Document:
 
     keys = {loc: m for loc, m in base.keys.items() if kept(loc)} | over.keys
     values = {loc: m for loc, m in base.values.items() if kept(loc)} | over.values
-    return Document(data, keys, values)
+    return Document(data, keys, values, over.files + base.files)
 
 
 def _deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
@@ -135,15 +152,17 @@ def _from_mapping(data: dict[str, Any], mark: Mark) -> Document:
 
 
 def apply_set(doc: Document, assignment: str) -> None:
-    """Apply one `--set dotted.path=value` (the value read as YAML) to the raw data, in place."""
-    mark = Mark(f"--set {assignment}")
+    """Apply one `--set dotted.path=value` to the raw data, in place; the value is read as a spec file's values
+    are (YAML 1.2, the same caps), so that `--set depth=010` and `depth: 010` in a file mean the same."""
+    mark = Mark(f"--set {_shortened(assignment)}")
     dotted, eq, text = assignment.partition("=")
     if not eq or not dotted:
         raise SpecError.at(mark, "", "expected dotted.path=value, for example stages.2.depth=23")
     try:
-        value = yaml.safe_load(text)
-    except yaml.YAMLError:
-        raise SpecError.at(mark, dotted, f"the value '{text}' is not valid YAML") from None
+        value = reader.read_value(text, mark.source)
+    except SpecError as exc:
+        problem = exc.diagnostics[0].message.removeprefix("invalid YAML: ")
+        raise SpecError.at(mark, dotted, f"the value '{_shortened(text)}' is not valid: {problem}") from None
     loc: Loc = tuple(int(p) if p.isdigit() else p for p in dotted.split("."))
     container, key = _container_for(doc.data, loc, mark)
     container[key] = value
@@ -153,6 +172,11 @@ def apply_set(doc: Document, assignment: str) -> None:
         doc.keys.pop(stale, None)
     for inner in fresh:
         doc.keys[inner] = doc.values[inner] = mark
+
+
+def _shortened(text: str, keep: int = 40) -> str:
+    """Command-line text as messages show it: a long value is cut, so that an error stays one readable line."""
+    return text if len(text) <= keep else f"{text[: keep - 3]}..."
 
 
 def _container_for(data: dict[str, Any], loc: Loc, mark: Mark) -> tuple[Any, str | int]:

@@ -10,7 +10,7 @@ from typing import Any, get_args
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
-from netspec.errors import Diagnostic, Mark, closest, did_you_mean, quote_choices
+from netspec.errors import Diagnostic, Mark, closest, did_you_mean, printable, quote_choices
 
 Loc = tuple[str | int, ...]
 Locate = Callable[[Loc, bool], Mark]  # (path, at the key rather than the value) -> mark
@@ -77,6 +77,8 @@ def _message(err: ErrorDetails, model: type[BaseModel]) -> str:
     if kind in _BOUNDS:
         key, words = _BOUNDS[kind]
         return f"must be {words} {ctx[key]}, got {describe(value)}"
+    if kind == "finite_number":
+        return f"must be a finite number, got {describe(value)}"
     if kind == "too_short":
         return f"needs at least {ctx['min_length']} item{'s' if ctx['min_length'] != 1 else ''}"
     return err["msg"]
@@ -134,7 +136,7 @@ def describe(value: Any) -> str:
     if value is None:
         return "null (an empty value)"
     if isinstance(value, str):
-        return f"the string '{value}'" if len(value) <= 40 else f"a {len(value)}-character string"
+        return f"the string '{printable(value)}'" if len(value) <= 40 else f"a {len(value)}-character string"
     if isinstance(value, int | float):
         return f"{'the integer' if isinstance(value, int) else 'the number'} {value!r}"
     if isinstance(value, Mapping):

@@ -184,8 +184,10 @@ def render(
     """The diagram of a traced network at `detail` (stage, block or layer)."""
     groups, edges = _groups(nodes, detail, expand)
     depths, total = _depths(nodes), sum(n.macs for n in nodes)
+    # escape(): a title is text, even one written <b>like HTML</b>, and its backslashes are not DOT escapes.
+    label = graphviz.escape(title)
     g = graphviz.Digraph(
-        name=title, graph_attr={"rankdir": rankdir, "label": title, "labelloc": "t", "fontname": "Helvetica"}
+        name=label, graph_attr={"rankdir": rankdir, "label": label, "labelloc": "t", "fontname": "Helvetica"}
     )
     g.attr("node", fontname="Helvetica", fontsize="10")
     g.attr("edge", fontname="Helvetica", fontsize="9")

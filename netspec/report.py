@@ -6,7 +6,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
-from netspec.analysis import BYTES_PER_ELEMENT, Analysis, NoDescription, Totals, analyze
+from netspec.analysis import BYTES_PER_ELEMENT, Analysis, Part, Totals
 from netspec.anatomy import Layer, Shape
 from netspec.spec import Spec
 
@@ -36,14 +36,11 @@ class Row:
     out: int | None = None
 
 
-def one_line(spec: Spec) -> str:
+def one_line(spec: Spec, analysis: Analysis | None) -> str:
     """'resnet50: 4 stages, 16 bottleneck blocks, output 1000'."""
     kinds = "/".join(sorted({block.type for block in spec.stage_blocks()}))
     blocks = sum(stage.depth for stage in spec.stages)
-    try:
-        output = f", output {_shape(analyze(spec).output)}"
-    except NoDescription:
-        output = ""
+    output = f", output {_shape(analysis.output)}" if analysis is not None else ""
     return f"{spec.name}: {len(spec.stages)} stages, {blocks} {kinds} blocks{output}"
 
 
@@ -55,12 +52,11 @@ def rows(analysis: Analysis, depth: str) -> list[Row]:
         kind = f"{part.blocks} x {part.kind}" if part.blocks else part.kind
         out.append(Row(part.name, kind, part.shape, t.params, t.macs, 0, part.stride, part.width, part.inner, part.out))
         if depth != "stage":
-            out += _children(analysis, part.name, depth)
+            out += _children(analysis.by_part.get(part.name, []), part, depth)
     return out
 
 
-def _children(analysis: Analysis, part: str, depth: str) -> list[Row]:
-    mine = [layer for layer in analysis.layers if layer.part == part]
+def _children(mine: list[Layer], part: Part, depth: str) -> list[Row]:
     if depth == "layer":
         return [
             Row(
@@ -73,14 +69,13 @@ def _children(analysis: Analysis, part: str, depth: str) -> list[Row]:
             )
             for layer in mine
         ]
-    if not part.startswith("layer"):
+    if not part.name.startswith("layer"):
         return []
     groups: dict[str, list[Layer]] = {}
     for layer in mine:
         groups.setdefault(".".join(layer.path.split(".")[:2]), []).append(layer)
-    kind = analysis.spec.stage_blocks()[int(part[5:]) - 1].type
     return [
-        Row(name, kind, layers[-1].shape, Totals.of(layers).params, Totals.of(layers).macs, 1)
+        Row(name, part.kind, layers[-1].shape, Totals.of(layers).params, Totals.of(layers).macs, 1)
         for name, layers in groups.items()
     ]
 

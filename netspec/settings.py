@@ -27,12 +27,12 @@ class TrainSettings(BaseModel):
     data_dir: str = Field("data", description="where CIFAR-10 is found or downloaded to")
     epochs: int = Field(20, ge=1, description="passes over the training set")
     batch_size: int = Field(128, ge=1, description="global batch: split evenly across processes")
-    lr: float = Field(0.02, gt=0, description="SGD learning rate")
-    momentum: float = Field(0.9, ge=0, lt=1, description="SGD momentum")
+    lr: float = Field(0.02, gt=0, allow_inf_nan=False, description="SGD learning rate")
+    momentum: float = Field(0.9, ge=0, lt=1, allow_inf_nan=False, description="SGD momentum")
     nesterov: bool = Field(True, description="Nesterov momentum")
-    weight_decay: float = Field(5e-4, ge=0, description="L2 weight decay")
+    weight_decay: float = Field(5e-4, ge=0, allow_inf_nan=False, description="L2 weight decay")
     step_size: int = Field(7, ge=1, description="epochs between learning-rate drops (StepLR)")
-    gamma: float = Field(0.1, gt=0, le=1, description="learning-rate factor at each drop")
+    gamma: float = Field(0.1, gt=0, le=1, allow_inf_nan=False, description="learning-rate factor at each drop")
     augment: bool = Field(True, description="random crop with padding and horizontal flip on training images")
     workers: int = Field(2, ge=0, description="data-loading worker processes per training process")
     seed: int = Field(0, ge=0, description="seed for initialisation, shuffling and augmentation")
@@ -67,6 +67,8 @@ def load_settings(
     doc = Document({}, values={(): Mark("<defaults>")})
     if path is not None:
         doc = reader.read_file(Path(path), os.fspath(path))
+        if doc.data is None and not doc.values:  # nothing but comments: no settings
+            doc.data, doc.values = {}, {(): Mark(os.fspath(path), 1, 1)}
         if not isinstance(doc.data, dict):
             message = f"training settings must be a mapping of fields (epochs, lr, ...), got {describe(doc.data)}"
             raise SpecError.at(doc.values[()], "", message)

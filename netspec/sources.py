@@ -39,8 +39,8 @@ def resolve(ref: str | os.PathLike[str], relative_to: Path | None = None, mark: 
     """The file a spec reference names: an existing path, else a builtin name, else an error."""
     text = os.fspath(ref)
     path = (relative_to / text) if relative_to is not None else Path(text)
-    if path.is_file():
-        return path
+    if path.exists() and not path.is_dir():
+        return path  # a FIFO or a device too: the reader refuses it by name, without waiting on it
     looks_like_path = text.endswith(SUFFIXES)
     builtin = builtin_dir() / f"{text}.yaml"
     if not looks_like_path and builtin.is_file():

@@ -9,7 +9,7 @@ from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema, PydanticCustomError
 
 from netspec.checks import problems
-from netspec.errors import did_you_mean
+from netspec.errors import did_you_mean, unprintable
 from netspec.registry import block_names, block_type
 
 SUPPORTED_VERSIONS = (1,)
@@ -206,6 +206,14 @@ class Spec(_Model):
     block: BlockSettings = Field(default_factory=BlockSettings, description="block settings for every stage")
     stages: tuple[Stage, ...] = _listed("the stages, in order; stage i is layer{i+1}", min_length=1)
     head: Head = Field(default_factory=Head, description="pool and classifier")
+
+    @field_validator("name", "description")
+    @classmethod
+    def _printable(cls, text: str) -> str:
+        bad = unprintable(text)
+        if bad:  # names and descriptions are printed: escape sequences would drive the reader's terminal
+            raise PydanticCustomError("control_character", "control character {c} is not allowed in text", {"c": bad})
+        return text
 
     @field_validator("netspec")
     @classmethod

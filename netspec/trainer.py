@@ -7,9 +7,13 @@ so that one process and N processes see the same global batches, step for step.
 
 from __future__ import annotations
 
+import io
+import math
 import os
 import sys
 import time
+from collections.abc import Iterable
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,14 +22,16 @@ import torch
 import torch.distributed as dist
 from torch import Tensor, nn
 from torch.nn.parallel import DistributedDataParallel
-from torch.utils.data import DataLoader, Dataset, DistributedSampler, Subset
+from torch.utils.data import DataLoader, Dataset
 
 from netspec.compiler import compile_spec
-from netspec.data import datasets_for
+from netspec.data import Loaders, datasets_for
 from netspec.errors import NetspecError
-from netspec.runs import Metrics, Run
+from netspec.files import read_input
+from netspec.runs import Metrics, Run, records
 from netspec.settings import TrainSettings
 from netspec.spec import Spec
+from netspec.weights import checkpoint_cap, load_weights, weights_bytes
 
 
 @dataclass(frozen=True)
@@ -50,39 +56,57 @@ class TrainResult:
     out: Path
 
 
-def train(spec: Spec, settings: TrainSettings, resume: bool = False) -> TrainResult:
-    """Train `spec` as `settings` say, writing results to settings.out (default runs/SPEC_NAME)."""
+def train(
+    spec: Spec, settings: TrainSettings, resume: bool = False, reads: Iterable[str | os.PathLike[str]] = ()
+) -> TrainResult:
+    """Train `spec` as `settings` say, writing results to settings.out (default runs/SPEC_NAME). No file of
+    `reads` (the spec, its extends chain, the settings file) is ever replaced by the run's files."""
     created = _join_process_group(settings)
     try:
-        return _train(spec, settings, resume, _place(settings))
+        return _train(spec, settings, resume, _place(settings), Run.of(spec, settings, reads))
     finally:
         if created:
             dist.destroy_process_group()
 
 
-def _train(spec: Spec, settings: TrainSettings, resume: bool, place: Place) -> TrainResult:
+def _train(spec: Spec, settings: TrainSettings, resume: bool, place: Place, run: Run) -> TrainResult:
     if settings.batch_size % place.world:
         raise NetspecError(f"batch size {settings.batch_size} does not split evenly across {place.world} processes")
-    run = Run.of(spec, settings)
-    if place.main:  # first: data problems end the run before anything is written, and one process downloads
-        data = _datasets(spec, settings)
-        run.check(spec, settings, resume)
-        run.resume(settings) if resume else run.start(spec, settings)
-    _barrier(place)  # the others read the data and the checkpoint once rank 0 has them in place
-    if not place.main:
-        data = _datasets(spec, settings)
-    torch.manual_seed(settings.seed)  # the same initial weights in every process (DDP also broadcasts rank 0's)
-    model = _model(spec, settings, place)
-    loaders = _Loaders(*data, settings, place)
-    recipe = _Recipe(model, settings)
-    history = recipe.resume(run) if resume else []
-    wrapped = DistributedDataParallel(model) if place.world > 1 else model
-    for epoch in range(len(history) + 1, settings.epochs + 1):
-        history.append(_epoch(wrapped, loaders, recipe, place, epoch))
-        if place.main:
-            recipe.record(run, history)
-            print(one_line(history[-1]), flush=True)
+    with run.locked() if place.main else nullcontext():
+        if place.main:  # first: data problems end the run before anything is written, and one process downloads
+            data = _datasets(spec, settings)
+            if not run.check(spec, settings, resume):
+                run.start(spec, settings)
+        _barrier(place)  # the others read the data and the checkpoint once rank 0 has them in place
+        if not place.main:
+            data = _datasets(spec, settings)
+        torch.manual_seed(settings.seed)  # the same initial weights in every process (DDP also broadcasts rank 0's)
+        model = _model(spec, settings, place)
+        loaders = Loaders(*data, settings, place.rank, place.world, pin=place.device.type == "cuda")
+        recipe = _Recipe(model, settings)
+        history = recipe.resume(run, run.read_manifest().epoch) if resume else []
+        wrapped = DistributedDataParallel(model) if place.world > 1 else model
+        for epoch in range(len(history) + 1, settings.epochs + 1):
+            history.append(_epoch(wrapped, loaders, recipe, place, epoch))
+            _check_finite(history[-1], model, run)
+            if place.main:
+                recipe.record(run, history)
+                print(one_line(history[-1]), flush=True)
     return TrainResult(history, model, run.folder)
+
+
+def _check_finite(row: Metrics, model: nn.Module, run: Run) -> None:
+    """Stop a run that diverged before it is saved: the folder keeps the last epoch whose numbers are finite."""
+    bad = [k for k in ("train_loss", "test_loss") if not math.isfinite(row[k])]
+    if not bad and all(bool(torch.isfinite(t).all()) for t in model.state_dict().values() if t.is_floating_point()):
+        return
+    what = f"the {bad[0].replace('_', ' ')} is {row[bad[0]]}" if bad else "the weights hold NaN or infinite values"
+    kept = (
+        f"{run.folder} holds epoch {row['epoch'] - 1:.0f}, the last good one"
+        if row["epoch"] > 1
+        else "no epoch was saved"
+    )
+    raise NetspecError(f"epoch {row['epoch']:.0f}: {what}: the run diverged (try a lower --lr); {kept}")
 
 
 def _datasets(spec: Spec, settings: TrainSettings) -> tuple[Dataset[Any], Dataset[Any]]:
@@ -93,7 +117,7 @@ class _Recipe:
     """SGD with (Nesterov) momentum and weight decay; the learning rate times `gamma` every `step_size` epochs."""
 
     def __init__(self, model: nn.Module, settings: TrainSettings) -> None:
-        self.model, self.epochs = model, settings.epochs
+        self.model, self.settings, self.epochs = model, settings, settings.epochs
         self.optimizer = torch.optim.SGD(
             model.parameters(),
             settings.lr,
@@ -107,27 +131,39 @@ class _Recipe:
     def lr(self) -> float:
         return float(self.optimizer.param_groups[0]["lr"])
 
-    def resume(self, run: Run) -> list[Metrics]:
-        """Weights, optimizer and scheduler from the last checkpoint; the metrics of the epochs it had done."""
-        state = run.load("last", self.model)
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.scheduler.load_state_dict(state["scheduler"])
-        return run.read_metrics(state["epoch"])
+    def resume(self, run: Run, epoch: int) -> list[Metrics]:
+        """Weights, optimizer and scheduler from the checkpoint of `epoch` (committed, its files verified against
+        the manifest); the metrics of the epochs it had done."""
+        load_weights(self.model, run.weights("last"))
+        try:
+            data = read_input(run.state("last"), 4 * checkpoint_cap(self.model))
+            state = torch.load(io.BytesIO(data), weights_only=True)  # refuses pickled code
+            self.optimizer.load_state_dict(state["optimizer"])
+            self.scheduler.load_state_dict(state["scheduler"])
+            if state["epoch"] != epoch:
+                raise ValueError(f"it is the state of epoch {state['epoch']}, the manifest's epoch is {epoch}")
+        except NetspecError:
+            raise
+        except Exception as exc:  # a file that passed the manifest yet is not this run's state
+            raise NetspecError(
+                f"{run.state('last')}: not this run's optimizer state ({type(exc).__name__}: {exc})"
+            ) from None
+        return run.read_metrics(epoch)
 
     def record(self, run: Run, history: list[Metrics]) -> None:
-        """Checkpoint (last, and best by test accuracy), metrics and learning curves."""
-        state = {
-            "optimizer": self.optimizer.state_dict(),
-            "scheduler": self.scheduler.state_dict(),
-            "epoch": len(history),
-        }
-        run.save("last", self.model, state)
+        """Commit the epoch: checkpoint (last, and best by test accuracy), settings, metrics, learning curves."""
+        epoch = len(history)
+        buffer = io.BytesIO()
+        torch.save(
+            {"optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(), "epoch": epoch}, buffer
+        )
+        files = {"last.safetensors": weights_bytes(self.model, ".safetensors"), "last.state.pt": buffer.getvalue()}
         if history[-1]["test_acc"] >= max(row["test_acc"] for row in history):
-            run.save("best", self.model, state)
-        run.write_metrics(history)
+            files |= {"best.safetensors": files["last.safetensors"], "best.state.pt": files["last.state.pt"]}
+        run.commit(files | records(self.settings, history), epoch)
 
 
-def _epoch(model: nn.Module, loaders: _Loaders, recipe: _Recipe, place: Place, epoch: int) -> Metrics:
+def _epoch(model: nn.Module, loaders: Loaders, recipe: _Recipe, place: Place, epoch: int) -> Metrics:
     """Train one epoch, score the test set, step the schedule: the epoch's row of metrics."""
     lr, started = recipe.lr, time.perf_counter()
     label = f"{epoch}/{recipe.epochs}"
@@ -141,7 +177,7 @@ def _epoch(model: nn.Module, loaders: _Loaders, recipe: _Recipe, place: Place, e
         "train_acc": acc,
         "test_loss": test_loss,
         "test_acc": test_acc,
-        "images_per_s": loaders.images / seconds,
+        "images_per_s": loaders.images / max(seconds, 1e-9),
         "seconds": time.perf_counter() - started,
     }
 
@@ -165,35 +201,6 @@ def _model(spec: Spec, settings: TrainSettings, place: Place) -> nn.Module:
             )
         model = nn.SyncBatchNorm.convert_sync_batchnorm(model)  # type: ignore[no-untyped-call]
     return model.to(place.device)
-
-
-class _Loaders:
-    """This process's training batches (reshuffled and reseeded each epoch) and its share of the test set."""
-
-    def __init__(self, train_set: Dataset[Any], test_set: Dataset[Any], settings: TrainSettings, place: Place) -> None:
-        self.settings, self.place = settings, place
-        batch = settings.batch_size // place.world
-        # One replica when alone: the same permutation, split the same way, whatever the number of processes.
-        self.sampler: DistributedSampler[Any] = DistributedSampler(
-            train_set, place.world, place.rank, shuffle=True, seed=settings.seed
-        )
-        self.generator = torch.Generator()
-        workers, pin = settings.workers, place.device.type == "cuda"
-        # Workers start afresh each epoch, seeded from the generator: a resumed run draws what the full run drew.
-        self._train = DataLoader(
-            train_set, batch, sampler=self.sampler, generator=self.generator, num_workers=workers, pin_memory=pin
-        )
-        shard = Subset(test_set, range(place.rank, len(test_set), place.world))  # type: ignore[arg-type]
-        self.test = DataLoader(shard, batch, num_workers=workers, pin_memory=pin)  # every test image once
-        self.images = len(self.sampler) * place.world
-
-    def train(self, epoch: int) -> DataLoader[Any]:
-        """Batches for `epoch`: its permutation and its augmentation draws depend only on the seed and epoch."""
-        self.sampler.set_epoch(epoch)
-        seed = self.settings.seed * 1_000_003 + epoch * 1009 + self.place.rank
-        self.generator.manual_seed(seed)  # seeds the workers' augmentation
-        torch.manual_seed(seed)  # augmentation without workers, dropout and stochastic depth
-        return self._train
 
 
 def _train_epoch(

@@ -12,7 +12,7 @@ from torch import Tensor, nn
 
 from netspec.convert import to_netspec_layout
 from netspec.errors import NetspecError
-from netspec.files import write_atomic
+from netspec.files import read_input
 
 FORMATS = (".pt", ".safetensors")
 
@@ -30,25 +30,39 @@ def parameters_by_part(model: nn.Module) -> dict[str, int]:
     return counts
 
 
-def read_state_dict(path: Path) -> dict[str, Tensor]:
+# A checkpoint may hold more than the weights (optimizer state, float64 copies), but not without bound: at most
+# this many bytes per value of the model's state, plus a fixed allowance for headers and small extras.
+BYTES_PER_VALUE = 32
+ALLOWANCE = 64 << 20
+
+
+def checkpoint_cap(model: nn.Module) -> int:
+    """The largest checkpoint file read for `model`: reading one is bounded by the model, not by the file."""
+    return BYTES_PER_VALUE * sum(int(t.numel()) for t in model.state_dict().values()) + ALLOWANCE
+
+
+def read_state_dict(path: Path, max_bytes: int) -> dict[str, Tensor]:
     """A state_dict from .safetensors or a torch checkpoint, read without running any pickled code."""
+    data = read_input(path, max_bytes)
+    if len(data) > max_bytes:
+        raise NetspecError(f"{path}: larger than any checkpoint of this model ({max_bytes:,} bytes at most)")
     if path.suffix == ".safetensors":
-        from safetensors.torch import load_file
+        from safetensors.torch import load
 
         try:
-            return load_file(path)
+            return load(data)
         except Exception as exc:  # safetensors raises its own SafetensorError for a damaged file
             raise NetspecError(f"{path}: not a readable safetensors file ({exc})") from None
     try:
-        data = torch.load(path, map_location="cpu", weights_only=True)
+        loaded = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         # torch's message suggests weights_only=False; the useful part is the global it refused.
         found = re.search(r"(unsupported GLOBAL|Unsupported global:?)\s*(?:GLOBAL\s*)?([\w.]+)", str(exc))
         what = f"it refers to {found[2]}" if found else "it holds objects other than tensors"
         raise NetspecError(f"{path}: refusing a checkpoint that needs code to load ({what})") from None
-    except (RuntimeError, EOFError, ValueError) as exc:
-        raise NetspecError(f"{path}: not a readable torch checkpoint ({exc})") from None
-    return _unwrap(data, path)
+    except Exception as exc:  # a damaged or hostile file can fail anywhere in the unpickler
+        raise NetspecError(f"{path}: not a readable torch checkpoint ({type(exc).__name__}: {exc})") from None
+    return _unwrap(loaded, path)
 
 
 def _unwrap(data: object, path: Path) -> dict[str, Tensor]:
@@ -57,7 +71,7 @@ def _unwrap(data: object, path: Path) -> dict[str, Tensor]:
         if isinstance(data, dict) and isinstance(data.get(key), dict):
             data = data[key]
             break
-    if not isinstance(data, dict) or not all(isinstance(v, Tensor) for v in data.values()):
+    if not isinstance(data, dict) or not all(isinstance(k, str) and isinstance(v, Tensor) for k, v in data.items()):
         raise NetspecError(f"{path}: expected a state_dict (a mapping of names to tensors)")
     return data
 
@@ -65,21 +79,42 @@ def _unwrap(data: object, path: Path) -> dict[str, Tensor]:
 def load_weights(model: nn.Module, path: Path) -> None:
     """Load a checkpoint strictly, after renaming a timm ResNetV2 layout; explain any mismatch."""
     target = model.state_dict()
-    state = to_netspec_layout(read_state_dict(path), target)
+    state = to_netspec_layout(read_state_dict(path, checkpoint_cap(model)), target, path)
     missing = [k for k in target if k not in state]
     unexpected = [k for k in state if k not in target]
+    both = [k for k in target if k in state]
     shapes = [
         f"{k}: checkpoint {tuple(state[k].shape)}, model {tuple(target[k].shape)}"
-        for k in target
-        if k in state and state[k].shape != target[k].shape
+        for k in both
+        if state[k].shape != target[k].shape
     ]
-    if missing or unexpected or shapes:
+    kinds = [
+        f"{k}: checkpoint {_kind(state[k])}, model {_kind(target[k])}" for k in both if not _fits(state[k], target[k])
+    ]
+    if missing or unexpected or shapes or kinds:
         lines = [f"{path}: the checkpoint does not fit the model (loading is strict):"]
         lines += _listing("missing (in the model, not in the checkpoint)", missing)
         lines += _listing("unexpected (in the checkpoint, not in the model)", unexpected)
         lines += _listing("shape mismatch", shapes)
+        lines += _listing("type mismatch", kinds)
         raise NetspecError("\n".join(lines))
+    bad = [k for k, v in state.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())]
+    if bad:
+        raise NetspecError("\n".join([f"{path}: the checkpoint holds NaN or infinite values:", *_listing("in", bad)]))
     model.load_state_dict(state, strict=True)
+
+
+def _fits(value: Tensor, target: Tensor) -> bool:
+    """Whether loading would keep `value`'s meaning: floats into floats (any precision), integers into integers;
+    never bool, complex, quantized or sparse values, which load_state_dict would silently convert."""
+    if value.layout != torch.strided or value.is_complex() or value.is_quantized or value.dtype == torch.bool:
+        return False
+    return value.is_floating_point() == target.is_floating_point()
+
+
+def _kind(value: Tensor) -> str:
+    layout = "" if value.layout == torch.strided else " " + str(value.layout).removeprefix("torch.")
+    return str(value.dtype).removeprefix("torch.") + layout
 
 
 def _listing(title: str, items: list[str], shown: int = 8) -> list[str]:
@@ -94,16 +129,13 @@ def check_format(path: Path) -> None:
         raise NetspecError(f"{path}: unsupported weights format '{path.suffix}'; use {' or '.join(FORMATS)}")
 
 
-def save_weights(model: nn.Module, path: Path) -> None:
-    """The state_dict, written atomically: torch.save for .pt, safetensors for .safetensors."""
-    check_format(path)
+def weights_bytes(model: nn.Module, suffix: str) -> bytes:
+    """The state_dict as a file: torch.save's format for .pt, safetensors for .safetensors."""
     state = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
-    if path.suffix == ".safetensors":
+    if suffix == ".safetensors":
         from safetensors.torch import save
 
-        data = save(state)
-    else:
-        buffer = io.BytesIO()
-        torch.save(state, buffer)
-        data = buffer.getvalue()
-    write_atomic(path, data)
+        return save(state)
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    return buffer.getvalue()

@@ -202,3 +202,36 @@ def test_build_refuses_a_map_that_shrinks_to_nothing(
     # conv strides), 5 -> 3 -> 1, then 1 -> -1 at the third block's first conv.
     where = "at layer2.2.conv1 (computed size -1 x -1)"
     assert err == f"spec.yaml:6:5: stages.1: the feature map shrinks to nothing {where} for a 32 x 32 input\n"
+
+
+def _lines_executed(tmp_path: Path, stages: int) -> int:
+    """Python lines executed to validate a spec of `stages` one-block stages and summarise it per block: a count
+    that, unlike a timing, repeats exactly from run to run."""
+    from netspec.gate import admit
+    from netspec.report import summary
+
+    path = tmp_path / f"s{stages}.yaml"
+    path.write_text("netspec: 1\nstem: cifar\nstages:\n" + "  - {depth: 1, width: 16, stride: 1}\n" * stages)
+    count = 0
+
+    def tracer(frame: object, event: str, arg: object) -> object:
+        nonlocal count
+        count += event == "line"
+        return tracer
+
+    sys.settrace(tracer)  # type: ignore[arg-type]
+    try:
+        admitted = admit(path)
+        assert admitted.analysis is not None
+        summary(admitted.analysis, "block")
+    finally:
+        sys.settrace(None)
+    return count
+
+
+def test_validating_and_summarising_cost_is_linear_in_stages(tmp_path: Path) -> None:
+    small, large = _lines_executed(tmp_path, 300), _lines_executed(tmp_path, 600)
+    assert large / small < 2.05, (
+        small,
+        large,
+    )  # twice the stages, twice the work (bd9dad4, which rescanned every layer per stage: 3.59)

@@ -87,7 +87,7 @@ def test_build_refuses_to_overwrite_its_spec(tmp_path: Path, cli: Cli) -> None:
     spec = tmp_path / "net.pt"
     spec.write_text((ROOT / "specs/resnet18.yaml").read_text())
     code, _, err = cli("build", str(spec), "-o", str(spec))
-    assert (code, err) == (1, f"{spec}: refusing to overwrite the spec being read\n")
+    assert (code, err) == (1, f"{spec}: refusing to replace a file this command reads\n")
     assert spec.read_text() == (ROOT / "specs/resnet18.yaml").read_text()
 
 

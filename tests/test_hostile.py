@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import csv
+import os
+import subprocess
+import sys
 import time
 import tracemalloc
 from collections.abc import Callable
@@ -80,3 +83,88 @@ def test_python_build_applies_the_limits() -> None:
     small = netspec.Limits(params=1_000)
     with pytest.raises(netspec.SpecError, match=r"269,722 parameters exceeds the limit of 1,000"):
         netspec.build(netspec.load_spec("cifar/resnet20"), limits=small)
+
+
+# --set values are read as a file's values are: YAML 1.2, standard tags only, the same caps, one located line each.
+BOMB_VALUE = "[&a [" + ", ".join(["x"] * 9) + "], "
+BOMB_VALUE += "".join(f"&{n} [{', '.join([f'*{p}'] * 9)}], " for p, n in zip("abcdefgh", "bcdefghi", strict=True)) + "]"
+SETS = {
+    "octal-looking": ("stages.0.depth=010", None),  # ten blocks, as in a file (YAML 1.1 read eight)
+    "sexagesimal": ("stages.0.depth=1:00", "stages.0.depth: expected an integer, got the string '1:00'"),
+    "recursive-alias": (
+        "head.hidden=&a [*a]",
+        "head.hidden: the value '&a [*a]' is not valid: an alias refers to a node that contains it",
+    ),
+    "alias-bomb": ("head.hidden=" + BOMB_VALUE, "the document expands to more than 10,000 values (an alias bomb?)"),
+    "deep": ("head.hidden=" + "[" * 5000 + "]" * 5000, "is not valid: nesting deeper than 64 levels"),
+    "many-values": ("head.hidden=[" + ", ".join(["1"] * 10_001) + "]", "the document holds more than 10,000 values"),
+    "huge-integer": ("stages.0.depth=" + "9" * 5000, "is not valid: an integer of 5000 digits is too large"),
+    "code-tag": ("name=!!python/object/apply:os.system [x]", "the tag !!python/object/apply:os.system is not allowed"),
+    "escape": ('name="\\e[2J"', "name: the value '\"\\e[2J\"' is not valid: control character U+001B is not allowed"),
+    "broken": ("stages.0.depth=[1", "stages.0.depth: the value '[1' is not valid: expected ',' or ']'"),
+}
+
+
+@pytest.mark.parametrize("name", SETS)
+def test_set_values_are_read_like_a_file(name: str) -> None:
+    assignment, message = SETS[name]
+    started = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-m", "netspec", "validate", "cifar/resnet20", "--set", assignment],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    seconds = time.perf_counter() - started
+    if message is None:
+        assert (done.returncode, done.stderr) == (0, "")
+        assert "3 stages, 16 basic blocks" in done.stdout  # 10 + 3 + 3
+        return
+    shown = assignment if len(assignment) <= 40 else assignment[:37] + "..."
+    assert done.returncode == 1 and done.stderr.count("\n") == 1, done.stderr
+    assert done.stderr.startswith(f"--set {shown}: ") and message in done.stderr, done.stderr
+    assert seconds < 5
+
+
+def test_an_extends_chain_is_capped_with_a_located_error(
+    tmp_path: Path, cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    for i in range(500):
+        (tmp_path / f"s{i}.yaml").write_text(f"netspec: 1\nextends: s{i + 1}.yaml\n")
+    code, out, err = cli("validate", "s0.yaml")
+    assert (code, out, err) == (1, "", "s31.yaml:2:10: extends: an extends chain may hold at most 32 files\n")
+    (tmp_path / "s30.yaml").write_text("netspec: 1\nextends: cifar/resnet20\n")  # s0-s30 and the builtin: 32
+    assert cli("validate", "s0.yaml")[:2] == (0, "s0.yaml: ok (s0: 3 stages, 9 basic blocks, output 10)\n")
+
+
+def _fifo(path: Path) -> None:
+    os.mkfifo(path)
+
+
+SPECIAL = {
+    "spec-fifo": (["validate", "IN.yaml"], _fifo, "IN.yaml: a named pipe (FIFO), not a regular file"),
+    "spec-directory": (["validate", "IN.yaml"], Path.mkdir, "'IN.yaml' is a directory, not a spec file"),
+    "config-fifo": (["train", "cifar/resnet20", "--config", "IN.yaml"], _fifo, "IN.yaml: a named pipe (FIFO), not a"),
+    "config-directory": (["train", "cifar/resnet20", "--config", "IN.yaml"], Path.mkdir, "IN.yaml: a directory, not a"),
+    "weights-fifo": (["build", "cifar/resnet20", "--weights", "IN.pt"], _fifo, "IN.pt: a named pipe (FIFO), not a"),
+    "extends-fifo": (["validate", "child.yaml"], _fifo, "IN.yaml: a named pipe (FIFO), not a regular file"),
+}
+
+
+@pytest.mark.parametrize("name", SPECIAL)
+def test_special_files_are_refused_without_waiting(tmp_path: Path, name: str) -> None:
+    argv, make, message = SPECIAL[name]
+    target = tmp_path / ("IN.pt" if "IN.pt" in argv else "IN.yaml")
+    make(target)
+    (tmp_path / "child.yaml").write_text("netspec: 1\nextends: IN.yaml\n")
+    done = subprocess.run(
+        [sys.executable, "-m", "netspec", *argv], cwd=tmp_path, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 1 and done.stderr.count("\n") == 1, done.stderr
+    assert message in done.stderr
+
+
+def test_dev_zero_is_not_read_to_the_end(cli: Cli) -> None:
+    code, _, err = cli("validate", "/dev/zero")
+    assert (code, err) == (1, "/dev/zero: a character device, not a regular file\n")

@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 import netspec
 from netspec.analysis import analyze
 from netspec.errors import NetspecError, SpecError
-from netspec.limits import Limits, load_within
+from netspec.gate import admit
 from netspec.sources import builtin_dir
 
 settings.register_profile("default", max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -122,7 +122,7 @@ def test_mutated_spec_files_load_or_fail_with_a_located_error(raw: bytes) -> Non
         path = Path(tmp) / "fuzz.yaml"
         path.write_bytes(raw)
         try:
-            load_within(path, Limits())
+            admit(path)
         except SpecError as exc:
             assert exc.diagnostics
             assert all(d.mark.line >= 1 for d in exc.diagnostics), str(exc)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import html
+import json
 import re
 import shutil
 import struct
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
@@ -200,3 +203,18 @@ def test_svg_carries_tooltips_and_build_draws_too(tmp_path: Path, cli: Cli) -> N
     assert code == 0 and out.endswith(f"diagram written to {tmp_path / 'r.svg'}\n")
     svg = (tmp_path / "r.svg").read_text()
     assert svg.startswith("<?xml") and 'xlink:title="layer2.0&#10;BasicBlock&#10;in 64 x 56 x 56' in svg
+
+
+@pytest.mark.parametrize("name", ["<b>x</b>", 'a "quoted" \\N name', "<>"])
+def test_any_name_makes_valid_dot(tmp_path: Path, cli: Cli, name: str) -> None:
+    """Names are text: one that looks like an HTML label or holds DOT escapes is drawn as written."""
+    assert shutil.which("dot"), "graphviz's dot is needed: make installs it (apt-get install graphviz)"
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(f"netspec: 1\nextends: cifar/resnet20\nname: {json.dumps(name)}\n")
+    assert cli("render", str(spec), "-o", str(tmp_path / "d.dot"))[0] == 0
+    code, _, err = cli("render", str(spec), "-o", str(tmp_path / "d.svg"))
+    assert (code, err) == (0, ""), err
+    svg = (tmp_path / "d.svg").read_text()
+    assert f">{html.escape(name)}</text>" in svg  # the title, drawn as written
+    checked = subprocess.run(["dot", "-Tcanon", str(tmp_path / "d.dot")], capture_output=True, text=True, check=False)
+    assert checked.returncode == 0 and checked.stderr == "", checked.stderr

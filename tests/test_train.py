@@ -141,11 +141,12 @@ def test_train_command_launches_torchrun_and_only_rank_0_writes(tmp_path: Path) 
         "curves.png",
         "last.safetensors",
         "last.state.pt",
+        "manifest.json",
         "metrics.jsonl",
         "settings.yaml",
         "spec.yaml",
     ]
-    assert len(Run(out).read_metrics(5)) == 2
+    assert Run(out).read_manifest().epoch == 2 and len(Run(out).read_metrics(2)) == 2
 
 
 def test_a_terminal_gets_a_progress_bar(tmp_path: Path) -> None:
@@ -273,6 +274,7 @@ def test_sync_bn_across_cpu_processes_is_refused_with_the_alternative() -> None:
 def test_resolved_spec_and_settings_read_back(tmp_path: Path) -> None:
     run = Run(tmp_path / "run")
     spec, settings = _resnet20(), TrainSettings(epochs=3, data="fake")
-    run.start(spec, settings)
+    with run.locked():
+        run.start(spec, settings)
     assert yaml.safe_load(run.spec.read_text())["head"] == {"classes": 4}
     assert load_settings(run.settings) == settings

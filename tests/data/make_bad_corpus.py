@@ -184,6 +184,34 @@ CORPUS: dict[str, tuple[str | bytes, int, int, str]] = {
         "expected a builtin spec name or a relative path, got a list",
     ),
     "extends_self": ("netspec: 1\nextends: extends_self.yaml\n", 2, 10, "extends cycle"),
+    # extends names a builtin in a folder by its name; a missing one is named; a chain is capped (test_hostile.py
+    # builds a 40-file chain: the corpus holds one file per case).
+    "extends_builtin_typo": (
+        "netspec: 1\nextends: cifar/resnet-20\n",
+        2,
+        10,
+        "'cifar/resnet-20' must be a builtin spec name or a relative path to a .yaml or .yml file; "
+        "did you mean 'cifar/resnet20'?",
+    ),
+    # Escapes that would reach a terminal: refused where they are written, whether a value or a key, C0, C1 or a
+    # bidirectional override (which reorders what the reader sees). Column 14 is the opening quote.
+    "control_escape_description": (
+        'netspec: 1\ndescription: "\\e]0;title\\a\\e[2J"\n' + ONE_STAGE,
+        2,
+        14,
+        "description: control character U+001B is not allowed in text",
+    ),
+    "control_escape_name": ('netspec: 1\nname: "x\\x9b31m"\n' + ONE_STAGE, 2, 7, "control character U+009B"),
+    "control_bidi_name": ('netspec: 1\nname: "abc\\u202edcb"\n' + ONE_STAGE, 2, 7, "control character U+202E"),
+    "control_escape_key": ('netspec: 1\n"a\\e[2J": 1\n' + ONE_STAGE, 2, 1, "control character U+001B"),
+    # Size: more values than a spec needs, without a single alias. Values are counted from the root mapping (1), the
+    # version (2) and the list (3), so value 10,001 is item 9,997 of the list; item i starts at column 5 + 3i.
+    "many_values": (
+        "netspec: 1\nx: [" + ", ".join(["1"] * 10_001) + "]\n",
+        2,
+        5 + 3 * 9_997,
+        "more than 10,000 values",
+    ),
     # Limits, before anything is allocated, at the field that is over (the stem, where most MACs are).
     "limit_channels": (
         "netspec: 1\nstages:\n  - {depth: 1, width: 1000000, stride: 1}\n",

@@ -1,0 +1,59 @@
+"""The one gate between a spec and anything that costs: load, validate, hold to the limits. No torch.
+
+Every entry point passes through `admit`, whatever it was given (a spec file, a builtin name or a Spec
+object, with `--set` and keyword overrides): the command-line commands, `netspec.build`, `netspec.train`
+and `netspec.diagram`. The limits on the sizes written in the spec are checked first, because they bound
+the static analysis that measures the rest; nothing is allocated for a spec that does not pass.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from netspec.analysis import Analysis, NoDescription, analyze
+from netspec.errors import Diagnostic, SpecError
+from netspec.limits import Limits, cost_problems, field_problems
+from netspec.loader import load
+from netspec.spec import Spec
+
+
+@dataclass(frozen=True)
+class Admitted:
+    """A spec that passed the gate, its analysis (None for a block type without a static description), and
+    every file read for it (the spec and its extends chain), which no output may replace."""
+
+    spec: Spec
+    analysis: Analysis | None
+    files: tuple[Path, ...]
+
+
+def admit(
+    source: Spec | str | os.PathLike[str],
+    limits: Limits | None = None,
+    sets: Sequence[str] = (),
+    overrides: Mapping[str, Any] | None = None,
+    size: int | None = None,
+) -> Admitted:
+    """Load `source` and hold it to `limits` (default Limits()); problems raise SpecError at the field's
+    place in the file: field limits first (they bound the analysis), then the costs the analysis measures."""
+    limits = limits or Limits()
+    loaded = load(source, sets, overrides)
+    found = field_problems(loaded.spec, limits)
+    analysis = None
+    if not found:
+        try:
+            analysis = analyze(loaded.spec, size)
+            found = cost_problems(analysis, limits)
+        except NoDescription:
+            pass
+    if found:
+        raise SpecError(Diagnostic(loaded.doc.locate(_loc(path)), path, message) for path, message in found)
+    return Admitted(loaded.spec, analysis, loaded.files)
+
+
+def _loc(path: str) -> tuple[str | int, ...]:
+    return tuple(int(p) if p.isdigit() else p for p in path.split("."))
