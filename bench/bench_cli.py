@@ -1,7 +1,8 @@
 """Wall time of the torch-free commands, interpreter start included: `netspec validate` and `netspec summary`.
 
 Runs each command as a fresh process, interleaved, and reports the median and the worst of N runs, and whether
-torch was imported. Usage: python bench/bench_cli.py [--runs 11]
+torch was imported. The many-stage specs (1,000 and 2,000 one-block stages, written to a temporary folder) show
+that the cost grows linearly with the stages. Usage: python bench/bench_cli.py [--runs 11]
 """
 
 from __future__ import annotations
@@ -10,16 +11,22 @@ import argparse
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+WORK = Path(tempfile.mkdtemp(prefix="netspec-bench-"))
 COMMANDS = [
     ["validate", "specs/resnet50.yaml"],
     ["summary", "resnet152"],
     ["summary", "cifar/resnet1202"],
     ["summary", "cifar/resnet1202", "--depth", "layer"],
 ]
+for _stages in (1000, 2000):
+    _path = WORK / f"stages{_stages}.yaml"
+    _path.write_text("netspec: 1\nstem: cifar\nstages:\n" + "  - {depth: 1, width: 16, stride: 1}\n" * _stages)
+    COMMANDS += [["validate", str(_path)], ["summary", str(_path), "--depth", "block"]]
 PROBE = "import sys; from netspec.cli import main; rc = main(sys.argv[1:]);"
 PROBE += "sys.stderr.write('torch imported\\n' if 'torch' in sys.modules else ''); sys.exit(rc)"
 
@@ -44,7 +51,8 @@ def main() -> None:
     print("| command | median (s) | worst (s) | imports torch |\n| --- | ---: | ---: | --- |")
     for name, samples in times.items():
         imported = "yes" if torch_seen[name] else "no"
-        print(f"| `netspec {name}` | {statistics.median(samples):.3f} | {max(samples):.3f} | {imported} |")
+        shown = name.replace(str(WORK) + "/", "")
+        print(f"| `netspec {shown}` | {statistics.median(samples):.3f} | {max(samples):.3f} | {imported} |")
     print(f"\n{runs} runs each, Python {sys.version.split()[0]}")
 
 

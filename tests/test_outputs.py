@@ -138,6 +138,7 @@ def test_a_file_size_limit_is_a_one_line_error(tmp_path: Path) -> None:
         capture_output=True,
         text=True,
         preexec_fn=limit,
+        timeout=60,
         check=False,
     )
     assert (done.returncode, done.stdout, done.stderr) == (1, "", f"{target}: cannot write it: File too large\n")

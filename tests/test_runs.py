@@ -56,7 +56,7 @@ def test_kill_9_between_any_two_writes_then_resume_equals_the_uninterrupted_run(
         "tiny.yaml",
         json.dumps(SETTINGS),
     ]
-    done = subprocess.run(harness, capture_output=True, text=True, check=False, cwd=ROOT)
+    done = subprocess.run(harness, capture_output=True, text=True, check=False, cwd=ROOT, timeout=600)
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout.splitlines()[-1])
     assert report.pop("whole") == "done" and report.pop("points") == 32  # 2 records, then 15 writes per epoch
