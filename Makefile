@@ -51,17 +51,20 @@ test: setup lint typecheck
 # Refresh the lock: the newest versions pyproject.toml allows, resolved into a scratch venv where lint, types
 # and the whole suite must pass before constraints.txt is rewritten. One line: `make lock`.
 LOCKVENV := .venv-lock
+# torch stays at $(TORCH) (a constraint throughout: the eager upgrade would otherwise take the newest torch).
 lock: dot
 	rm -rf $(LOCKVENV)
 	$(PYTHON) -m venv $(LOCKVENV)
+	printf '%s\n' $(TORCH) > $(LOCKVENV)/torch.txt
 	$(LOCKVENV)/bin/python -m pip install --quiet --upgrade pip setuptools
-	$(LOCKVENV)/bin/python -m pip install --quiet $(TORCH)
-	$(LOCKVENV)/bin/python -m pip install --quiet --upgrade --upgrade-strategy eager --no-build-isolation -e '.[test]'
-	$(LOCKVENV)/bin/ruff check $(CHECKED) && $(LOCKVENV)/bin/ruff format --check $(CHECKED)
-	$(LOCKVENV)/bin/mypy netspec
-	$(LOCKVENV)/bin/python -m pytest -q -p no:cacheprovider
+	$(LOCKVENV)/bin/python -m pip install --quiet --constraint $(LOCKVENV)/torch.txt $(TORCH)
+	$(LOCKVENV)/bin/python -m pip install --quiet --upgrade --upgrade-strategy eager \
+	  --constraint $(LOCKVENV)/torch.txt --no-build-isolation -e '.[test]'
 	{ echo "# Written by \`make lock\` on $$(date -u +%Y-%m-%d) after the suite passed with these versions."; \
 	  $(LOCKVENV)/bin/python -m pip freeze --all --exclude-editable --exclude netspec; } > $(LOCK).new
+	$(LOCKVENV)/bin/ruff check $(CHECKED) && $(LOCKVENV)/bin/ruff format --check $(CHECKED)
+	$(LOCKVENV)/bin/mypy netspec
+	NETSPEC_LOCK=$(LOCK).new $(LOCKVENV)/bin/python -m pytest -q -p no:cacheprovider
 	mv $(LOCK).new $(LOCK)
 	rm -rf $(LOCKVENV)
 

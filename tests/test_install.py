@@ -4,6 +4,7 @@ pyproject.toml declares, within its range, and the reader answers the same with 
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -18,7 +19,8 @@ BAD = ROOT / "tests" / "data" / "bad"
 
 
 def _pins() -> dict[str, str]:
-    lines = (ROOT / "constraints.txt").read_text().splitlines()
+    # `make lock` checks the lock it is about to write (NETSPEC_LOCK), before it replaces constraints.txt.
+    lines = Path(os.environ.get("NETSPEC_LOCK", ROOT / "constraints.txt")).read_text().splitlines()
     pins = [line.split("==") for line in lines if line and not line.startswith("#")]
     assert all(len(pin) == 2 for pin in pins), "every line of constraints.txt is NAME==VERSION"
     return {canonicalize_name(name): version for name, version in pins}
