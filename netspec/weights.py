@@ -91,16 +91,15 @@ def load_weights(model: nn.Module, path: Path) -> None:
     kinds = [
         f"{k}: checkpoint {_kind(state[k])}, model {_kind(target[k])}" for k in both if not _fits(state[k], target[k])
     ]
-    if missing or unexpected or shapes or kinds:
-        lines = [f"{path}: the checkpoint does not fit the model (loading is strict):"]
-        lines += _listing("missing (in the model, not in the checkpoint)", missing)
-        lines += _listing("unexpected (in the checkpoint, not in the model)", unexpected)
-        lines += _listing("shape mismatch", shapes)
-        lines += _listing("type mismatch", kinds)
+    lines = _listing(path, "missing (in the model, not in the checkpoint)", missing)
+    lines += _listing(path, "unexpected (in the checkpoint, not in the model)", unexpected)
+    lines += _listing(path, "shape mismatch", shapes)
+    lines += _listing(path, "type mismatch", kinds)
+    if not lines:
+        bad = [k for k, v in state.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())]
+        lines = _listing(path, "NaN or infinite values", bad)
+    if lines:  # one line per kind of problem, each naming the file, as spec errors do
         raise NetspecError("\n".join(lines))
-    bad = [k for k, v in state.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())]
-    if bad:
-        raise NetspecError("\n".join([f"{path}: the checkpoint holds NaN or infinite values:", *_listing("in", bad)]))
     model.load_state_dict(state, strict=True)
 
 
@@ -117,11 +116,12 @@ def _kind(value: Tensor) -> str:
     return str(value.dtype).removeprefix("torch.") + layout
 
 
-def _listing(title: str, items: list[str], shown: int = 8) -> list[str]:
+def _listing(path: Path, title: str, items: list[str], shown: int = 8) -> list[str]:
+    """'w.pt: shape mismatch (loading is strict): 2: a, b', or nothing when there are no items."""
     if not items:
         return []
     more = f", and {len(items) - shown} more" if len(items) > shown else ""
-    return [f"  {title}: {len(items)}: {', '.join(items[:shown])}{more}"]
+    return [f"{path}: {title} (loading is strict): {len(items)}: {', '.join(items[:shown])}{more}"]
 
 
 def check_format(path: Path) -> None:
