@@ -115,6 +115,16 @@ class Writer:
                 raise os_error(target, exc, "write") from None
             raise
 
+    def move(self, source: Path, target: Path) -> None:
+        """Put `source`, a file this writer wrote beside `target`, in its place, with the same refusals as `write`
+        and the replaced file's mode."""
+        mode = self._mode_to_keep(target)
+        try:
+            os.chmod(source, mode)
+            os.replace(source, target)
+        except OSError as exc:
+            raise os_error(target, exc, "write") from None
+
     def _mode_to_keep(self, target: Path) -> int:
         """The mode the new file gets: the replaced file's, or what open() would give a new one."""
         if not target.parent.is_dir():

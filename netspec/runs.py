@@ -125,7 +125,7 @@ class Run:
             if digest(final) == expected:
                 staged.unlink(missing_ok=True)
             elif digest(staged) == expected:
-                os.replace(staged, final)  # the commit was recorded before this file was put in place
+                self.writer.move(staged, final)  # the commit was recorded before this file was put in place
             else:
                 raise NetspecError(
                     f"{final}: does not match the run's manifest (epoch {manifest.epoch}): changed or damaged "
@@ -163,7 +163,7 @@ class Run:
             self._digests[name] = hashlib.sha256(data).hexdigest()
         self.writer.write(self.manifest, Manifest(epoch, self._digests).text())
         for name in files:
-            os.replace(self.folder / f"{name}.next", self.folder / name)
+            self.writer.move(self.folder / f"{name}.next", self.folder / name)
 
     def _write(self, path: Path, data: bytes) -> None:
         self.writer.write(path, data)

@@ -148,3 +148,20 @@ def test_a_file_size_limit_is_a_one_line_error(tmp_path: Path) -> None:
 def test_a_missing_folder_is_named(tmp_path: Path, cli: Cli) -> None:
     code, _, err = cli("schema", "-o", str(tmp_path / "nowhere" / "s.json"))
     assert (code, err) == (1, f"{tmp_path / 'nowhere' / 's.json'}: folder {tmp_path / 'nowhere'} does not exist\n")
+
+
+def test_putting_a_written_file_in_place_has_the_same_refusals(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / "curves.png")
+    staged = tmp_path / "curves.png.next"
+    staged.write_bytes(b"png")
+    with pytest.raises(NetspecError) as caught:
+        Writer().move(staged, tmp_path / "curves.png")
+    assert str(caught.value) == (
+        f"{tmp_path / 'curves.png'}: refusing to replace a named pipe (FIFO); outputs replace regular files only"
+    )
+    (tmp_path / "kept.txt").write_text("old")
+    (tmp_path / "kept.txt").chmod(0o640)
+    Writer().move(staged, tmp_path / "kept.txt")
+    assert (tmp_path / "kept.txt").read_bytes() == b"png" and stat.S_IMODE(
+        (tmp_path / "kept.txt").stat().st_mode
+    ) == 0o640

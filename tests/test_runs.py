@@ -317,3 +317,13 @@ def test_a_failing_worker_ends_in_its_one_line(tmp_path: Path) -> None:
     launched = _launch(tmp_path, "--lr", "1e6", "--epochs", "2", "--out", str(tmp_path / "run"))
     _, err = launched.communicate(timeout=120)
     assert launched.returncode == 1 and err.count("\n") == 1 and "the run diverged (try a lower --lr)" in err, err
+
+
+def test_a_special_file_in_the_run_folder_stops_the_run_before_training(tmp_path: Path, cli: Cli) -> None:
+    spec, out = _tiny(tmp_path), tmp_path / "run"
+    out.mkdir()
+    os.mkfifo(out / "metrics.jsonl")
+    code, stdout, err = cli("train", spec, *OPTIONS, "--epochs", "1", "--out", str(out))
+    message = "refusing to replace a named pipe (FIFO); outputs replace regular files only"
+    assert (code, stdout, err) == (1, "", f"{out / 'metrics.jsonl'}: {message}\n")
+    assert [p.name for p in out.iterdir()] == ["metrics.jsonl"]
