@@ -105,6 +105,11 @@ class Run:
                     f"{self.folder} already holds a run; continue it with --resume, or choose another folder with --out"
                 )
             return 0
+        if not epoch and self.weights("last").exists():
+            raise NetspecError(
+                f"{self.folder}: written by a netspec without run manifests, so which epoch its files hold cannot be "
+                "checked; start a new run with another --out"
+            )
         if not epoch:
             raise NetspecError(f"{self.folder}: no checkpoint to resume from (no epoch completed)")
         if read_file(self.spec, str(self.spec)).data != _spec_data(spec):

@@ -327,3 +327,15 @@ def test_a_special_file_in_the_run_folder_stops_the_run_before_training(tmp_path
     message = "refusing to replace a named pipe (FIFO); outputs replace regular files only"
     assert (code, stdout, err) == (1, "", f"{out / 'metrics.jsonl'}: {message}\n")
     assert [p.name for p in out.iterdir()] == ["metrics.jsonl"]
+
+
+def test_a_folder_from_before_manifests_is_named_as_such(tmp_path: Path, cli: Cli) -> None:
+    spec, out = _tiny(tmp_path), tmp_path / "run"
+    assert cli("train", spec, *OPTIONS, "--epochs", "1", "--out", str(out))[0] == 0
+    (out / "manifest.json").unlink()  # what the previous netspec left: checkpoints, and no manifest
+    code, _, err = cli("train", spec, *OPTIONS, "--epochs", "2", "--out", str(out), "--resume")
+    assert (code, err) == (
+        1,
+        f"{out}: written by a netspec without run manifests, so which epoch its files hold cannot be checked; start "
+        "a new run with another --out\n",
+    )
