@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from torch import nn
 
     from netspec.compiler import ResNet
+    from netspec.gate import Admitted
     from netspec.trainer import TrainResult
 
 __all__ = [
@@ -122,7 +123,7 @@ def diagram(
     A spec is held to `limits` first, as `build` does.
     """
     if isinstance(spec_or_model, Spec | str | os.PathLike):
-        return draw(admit(spec_or_model, limits, size=input_size).spec, detail, rankdir, expand, input_size)
+        return draw(admit(spec_or_model, limits, size=input_size), detail, rankdir, expand, input_size)
     from netspec.render import render
     from netspec.structure import trace
 
@@ -130,20 +131,19 @@ def diagram(
     return render(trace(spec_or_model, (3, size, size)), type(spec_or_model).__name__, detail, rankdir, expand)
 
 
-def draw(spec: Spec, detail: str, rankdir: str, expand: bool, input_size: int | None) -> graphviz.Digraph:
-    """The diagram of `spec`'s network, built on the meta device (no memory for weights)."""
+def draw(admitted: Admitted, detail: str, rankdir: str, expand: bool, input_size: int | None) -> graphviz.Digraph:
+    """The diagram of an admitted spec's network, built on the meta device (no memory for weights), with the
+    shapes of the gate's analysis (made at `input_size`)."""
     import torch
 
-    from netspec.analysis import NoDescription, analyze
     from netspec.compiler import compile_spec
     from netspec.render import render
     from netspec.structure import trace
 
+    spec, analysis = admitted.spec, admitted.analysis
     with torch.device("meta"):
         model = compile_spec(spec)
     size = input_size or spec.input.size
-    try:
-        shapes = {layer.path: layer.shape for layer in analyze(spec, size).layers}
-    except NoDescription:
-        shapes = None  # a block type without a static description: measure on the meta device
+    # Without a static description (analysis None), the shapes are measured on the meta device instead.
+    shapes = {layer.path: layer.shape for layer in analysis.layers} if analysis is not None else None
     return render(trace(model, (spec.input.channels, size, size), shapes), spec.name, detail, rankdir, expand)

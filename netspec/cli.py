@@ -191,7 +191,7 @@ def _build(args: argparse.Namespace) -> int:
         writer.write(args.output, weights_bytes(model, args.output.suffix))
         notes.append(f"weights written to {args.output}")
     if args.diagram is not None:
-        graph = draw(spec, args.detail, args.rankdir, args.expand, args.input_size)
+        graph = draw(admitted, args.detail, args.rankdir, args.expand, args.input_size)
         writer.write(args.diagram, diagram_bytes(graph, args.diagram))
         notes.append(f"diagram written to {args.diagram}")
     if notes:
@@ -244,7 +244,7 @@ def _render(args: argparse.Namespace) -> int:
     spec, writer = admitted.spec, _writer(admitted)
     check_diagram_format(args.output)
     writer.check(args.output)
-    graph = draw(spec, args.detail, args.rankdir, args.expand, args.input_size)
+    graph = draw(admitted, args.detail, args.rankdir, args.expand, args.input_size)
     writer.write(args.output, diagram_bytes(graph, args.output))
     print(f"{args.output}: {spec.name}, {args.detail} detail")
     return 0

@@ -11,7 +11,7 @@ from netspec.errors import NetspecError
 if TYPE_CHECKING:
     import graphviz
 
-    from netspec.spec import Spec
+    from netspec.gate import Admitted
 
 DETAILS = ("stage", "block", "layer")
 FORMATS = {".svg": "svg", ".png": "png", ".pdf": "pdf", ".dot": "dot", ".gv": "dot"}
@@ -23,10 +23,10 @@ def check_diagram_format(path: Path) -> None:
         raise NetspecError(f"{path}: unknown diagram format '{path.suffix}'; use .svg, .png, .pdf or .dot")
 
 
-def draw(spec: Spec, detail: str, rankdir: str, expand: bool, input_size: int | None) -> graphviz.Digraph:
+def draw(admitted: Admitted, detail: str, rankdir: str, expand: bool, input_size: int | None) -> graphviz.Digraph:
     from netspec import draw as draw_spec
 
-    return draw_spec(spec, detail, rankdir, expand, input_size)
+    return draw_spec(admitted, detail, rankdir, expand, input_size)
 
 
 def diagram_bytes(graph: graphviz.Digraph, path: Path) -> bytes:

@@ -15,9 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from netspec.analysis import Analysis, NoDescription, analyze
-from netspec.errors import Diagnostic, SpecError
+from netspec.errors import SpecError
 from netspec.limits import Limits, cost_problems, field_problems
 from netspec.loader import load
+from netspec.messages import problem_at
 from netspec.spec import Spec
 
 
@@ -51,9 +52,5 @@ def admit(
         except NoDescription:
             pass
     if found:
-        raise SpecError(Diagnostic(loaded.doc.locate(_loc(path)), path, message) for path, message in found)
+        raise SpecError(problem_at(path, message, loaded.doc.locate) for path, message in found)
     return Admitted(loaded.spec, analysis, loaded.files)
-
-
-def _loc(path: str) -> tuple[str | int, ...]:
-    return tuple(int(p) if p.isdigit() else p for p in path.split("."))

@@ -12,7 +12,7 @@ from pydantic import ValidationError
 
 from netspec import reader, sources
 from netspec.errors import Mark, SpecError, closest, did_you_mean
-from netspec.messages import Loc, describe, diagnostics, walk_paths
+from netspec.messages import Loc, describe, diagnostics, loc_of, walk_paths
 from netspec.reader import Document
 from netspec.spec import Spec
 
@@ -163,7 +163,7 @@ def apply_set(doc: Document, assignment: str) -> None:
     except SpecError as exc:
         problem = exc.diagnostics[0].message.removeprefix("invalid YAML: ")
         raise SpecError.at(mark, dotted, f"the value '{_shortened(text)}' is not valid: {problem}") from None
-    loc: Loc = tuple(int(p) if p.isdigit() else p for p in dotted.split("."))
+    loc = loc_of(dotted)
     container, key = _container_for(doc.data, loc, mark)
     container[key] = value
     fresh = set(walk_paths(value, loc))

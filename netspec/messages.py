@@ -38,7 +38,7 @@ def diagnostics(error: ValidationError, model: type[BaseModel], locate: Locate) 
     for err in details:
         loc = tuple(err["loc"])
         if err["type"] == "spec_problems":
-            found += (_problem(path, message, locate) for path, message in err["ctx"]["problems"])
+            found += (problem_at(path, message, locate) for path, message in err["ctx"]["problems"])
         elif not (err["type"] == "missing" and loc in suggested):
             at_key = err["type"] == "extra_forbidden"
             found.append(Diagnostic(locate(loc, at_key), _dotted(loc), _message(err, model)))
@@ -53,9 +53,14 @@ def _echo(err: ErrorDetails, error: ValidationError) -> bool:
     return any(len(other["loc"]) > len(loc) and tuple(other["loc"][: len(loc)]) == loc for other in error.errors())
 
 
-def _problem(path: str, message: str, locate: Locate) -> Diagnostic:
-    loc = tuple(int(p) if p.isdigit() else p for p in path.split("."))
-    return Diagnostic(locate(loc, False), path, message)
+def problem_at(path: str, message: str, locate: Locate) -> Diagnostic:
+    """A (dotted field, message) problem placed where that field was written."""
+    return Diagnostic(locate(loc_of(path), False), path, message)
+
+
+def loc_of(dotted: str) -> Loc:
+    """'stages.2.depth' as a path: ('stages', 2, 'depth')."""
+    return tuple(int(p) if p.isdigit() else p for p in dotted.split("."))
 
 
 def _dotted(loc: Loc) -> str:

@@ -32,6 +32,7 @@ RESUMABLE = ("epochs", "workers", "device", "out", "data_dir")  # may change bet
 CHECKPOINTS = ("last.safetensors", "last.state.pt", "best.safetensors", "best.state.pt")
 RECORDS = ("spec.yaml", "settings.yaml", "metrics.jsonl", "curves.png", "manifest.json")
 MANIFEST_BYTES = 1 << 16
+METRICS_ROW_BYTES = 1000  # a row of metrics.jsonl is about 200 bytes
 
 
 def folder_name(name: str) -> str:
@@ -176,7 +177,7 @@ class Run:
 
     def read_metrics(self, epochs: int) -> list[Metrics]:
         """The first `epochs` rows of metrics.jsonl: what the checkpoint had seen. Strict JSON, one object a line."""
-        lines = read_input(self.metrics, MANIFEST_BYTES + 1000 * epochs).decode(errors="replace").splitlines()
+        lines = read_input(self.metrics, METRICS_ROW_BYTES * epochs).decode(errors="replace").splitlines()
         try:
             rows = [json.loads(line, parse_constant=_refuse_constant) for line in lines[:epochs]]
         except ValueError as exc:
