@@ -144,6 +144,5 @@ def draw(admitted: Admitted, detail: str, rankdir: str, expand: bool, input_size
     with torch.device("meta"):
         model = compile_spec(spec)
     size = input_size or spec.input.size
-    # Without a static description (analysis None), the shapes are measured on the meta device instead.
-    shapes = {layer.path: layer.shape for layer in analysis.layers} if analysis is not None else None
+    shapes = {layer.path: layer.shape for layer in analysis.layers}
     return render(trace(model, (spec.input.channels, size, size), shapes), spec.name, detail, rankdir, expand)

@@ -1,34 +1,68 @@
-"""Cross-field rules of a spec, each reported at the field a person would change."""
+"""Cross-field rules of a spec, each reported at the field a person would change. They read the plan of each
+stage's first block (netspec.network), so they hold for any registered block type."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from pydantic import ValidationError
+
+from netspec.messages import field_problems
+from netspec.network import StageArgs, stages, stem
+from netspec.plan import Op, PlanError, leaves
 from netspec.registry import block_type
 
 if TYPE_CHECKING:
-    from netspec.spec import BlockSettings, Spec, Stage
+    from netspec.spec import Spec
 
 Problem = tuple[str, str]  # (dotted field path, message)
+STAGE_FIELDS = ("depth", "width", "stride", "dilation")
 
 
 def problems(spec: Spec) -> list[Problem]:
-    """Every cross-field problem of an otherwise well-typed spec."""
-    found: list[Problem] = []
-    channels = spec.stem.layers()[-1].width
-    found += _norm_groups(spec.block, "block", [c.width for c in spec.stem.layers()], "the stem")
-    for i, (stage, block) in enumerate(zip(spec.stages, spec.stage_blocks(), strict=True)):
-        found += _stage_problems(i, stage, block, channels)
-        channels = block.out_channels(stage.width)
+    """Every cross-field problem of an otherwise well-typed spec; block options first, as plans need them."""
+    options = _option_problems(spec)
+    if options:
+        return _first_per_field(options)
+    found = _norm_groups(stem(spec), "block.norm_groups", "the stem")
+    for stage in stages(spec):
+        found += _stage_problems(stage)
     if spec.head.pool == "none" and (spec.head.classes or spec.head.hidden):
         found.append(("head.pool", "a classifier needs a global pool: set pool to avg or max, or classes to 0"))
+    return _first_per_field(found)
+
+
+def _first_per_field(found: list[Problem]) -> list[Problem]:
     first_per_field = {path: message for path, message in reversed(found)}
     return [(path, first_per_field[path]) for path in dict.fromkeys(path for path, _ in found)]
 
 
-def _stage_problems(i: int, stage: Stage, block: BlockSettings, in_channels: int) -> list[Problem]:
+def _option_problems(spec: Spec) -> list[Problem]:
+    """Each block type validates its own `options` with the model it registered."""
+    found: list[Problem] = []
+    for i, (stage, block) in enumerate(zip(spec.stages, spec.stage_blocks(), strict=True)):
+        model, own = block_type(block.type).options, stage.options or {}
+        if model is None:
+            if block.options:
+                where = f"stages.{i}.options" if own else "block.options"
+                found.append((where, f"{block.type} blocks take no options"))
+            continue
+        try:
+            model.model_validate(block.options)
+        except ValidationError as error:
+            for path, message in field_problems(error, model):
+                where = f"stages.{i}.options" if path.split(".")[0] in own else "block.options"
+                found.append((f"{where}.{path}", message))
+    return found
+
+
+def _stage_problems(s: StageArgs) -> list[Problem]:
+    block, i = s.block, s.index
+
     def where(field: str) -> str:
-        return f"stages.{i}.{field}" if field in stage.model_fields_set else f"block.{field}"
+        if field in STAGE_FIELDS or field in s.stage.model_fields_set:
+            return f"stages.{i}.{field}"
+        return f"block.{field}"
 
     kind = block_type(block.type)
     found: list[Problem] = []
@@ -36,27 +70,25 @@ def _stage_problems(i: int, stage: Stage, block: BlockSettings, in_channels: int
         field = "groups" if block.groups != 1 else "width_per_group"
         message = f"{block.type} blocks take groups: 1 and width_per_group: 64 only; use type: bottleneck for groups"
         found.append((where(field), message))
-    elif stage.width * block.width_per_group % 64:
-        per_group = f"width {stage.width} x width_per_group {block.width_per_group} / 64"
-        found.append((f"stages.{i}.width", f"{per_group} is not a whole number of channels per group"))
     if block.order not in kind.forms:
         found.append((where("order"), f"{block.type} blocks have no {block.order}-activation form; use order: post"))
+        return found
     if block.stride_at == "1x1" and not kind.has_1x1_stride:
         found.append((where("stride_at"), f"{block.type} blocks have no 1x1 conv to stride; use stride_at: 3x3"))
-    out = block.out_channels(stage.width)
-    if block.shortcut == "A" and out < in_channels:
-        message = f"shortcut A pads channels with zeros and cannot reduce {in_channels} to {out}; use shortcut: B"
+    ins, out = s.first.in_channels, s.first.out_channels
+    if block.shortcut == "A" and out < ins:
+        message = f"shortcut A pads channels with zeros and cannot reduce {ins} to {out}; use shortcut: B"
         found.append((where("shortcut"), message))
-    widths = [block.inner_channels(stage.width), out]
-    found += _norm_groups(block, where("norm_groups").rsplit(".", 1)[0], widths, f"stage {i}")
-    return found
+    try:
+        plan = s.plan(0)
+    except PlanError as problem:
+        return [*found, (where(problem.field), problem.message)]
+    return found + _norm_groups(plan.ops, where("norm_groups"), f"stage {i}")
 
 
-def _norm_groups(block: BlockSettings, prefix: str, widths: list[int], what: str) -> list[Problem]:
-    if block.norm != "group":
-        return []
-    bad = [w for w in widths if w % block.norm_groups]
-    if not bad:
-        return []
-    message = f"group norm with {block.norm_groups} groups cannot split the {bad[0]} channels of {what}"
-    return [(f"{prefix}.norm_groups", message)]
+def _norm_groups(ops: tuple[Op, ...], path: str, what: str) -> list[Problem]:
+    """Group norms whose channels do not split into their groups: the first one, in forward order."""
+    for op in leaves(ops):
+        if op.kind == "norm" and op.variant == "group" and op.out % op.groups:
+            return [(path, f"group norm with {op.groups} groups cannot split the {op.out} channels of {what}")]
+    return []

@@ -9,7 +9,6 @@ from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any
 
-from netspec.analysis import Analysis
 from netspec.cli_train import add_train_options, is_main_process, run_train
 from netspec.diff import render as render_diff
 from netspec.drawing import DETAILS, check_diagram_format, diagram_bytes, draw
@@ -161,15 +160,9 @@ def _writer(admitted: Admitted, *also_read: Path | None) -> Writer:
     return Writer([*admitted.files, *(path for path in also_read if path is not None)])
 
 
-def _analysis(admitted: Admitted, ref: str) -> Analysis:
-    if admitted.analysis is None:
-        raise NetspecError(f"{ref}: a block type has no static description; register one with describe_post")
-    return admitted.analysis
-
-
 def _build(args: argparse.Namespace) -> int:
     admitted = _checked(args)
-    spec, analysis = admitted.spec, admitted.analysis
+    analysis = admitted.analysis
     from netspec.weights import check_format, weights_bytes
 
     writer = _writer(admitted, args.weights)
@@ -182,10 +175,7 @@ def _build(args: argparse.Namespace) -> int:
     if args.device == "meta" and (args.output or args.weights):
         raise NetspecError("a model built on the meta device has no weights to load or save; drop -o/--weights")
     model = _model(args, admitted)
-    if analysis is not None:
-        print(summary(analysis))
-    else:
-        print(f"{spec.name}: {sum(p.numel() for p in model.parameters()):,} parameters")
+    print(summary(analysis))
     notes = [f"weights loaded from {args.weights}"] if args.weights is not None else []
     if args.output is not None:
         writer.write(args.output, weights_bytes(model, args.output.suffix))
@@ -251,13 +241,13 @@ def _render(args: argparse.Namespace) -> int:
 
 
 def _summary(args: argparse.Namespace) -> int:
-    analysis = _analysis(_checked(args), args.spec)
+    analysis = _checked(args).analysis
     print(summary(analysis, args.depth, args.format, args.batch))
     return 0
 
 
 def _diff(args: argparse.Namespace) -> int:
-    a, b = (_analysis(_checked(args, ref), ref) for ref in (args.a, args.b))
+    a, b = (_checked(args, ref).analysis for ref in (args.a, args.b))
     print(render_diff(a, b))
     return 0
 

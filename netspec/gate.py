@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from netspec.analysis import Analysis, NoDescription, analyze
+from netspec.analysis import Analysis, analyze
 from netspec.errors import SpecError
 from netspec.limits import Limits, cost_problems, field_problems
 from netspec.loader import load
@@ -24,11 +24,11 @@ from netspec.spec import Spec
 
 @dataclass(frozen=True)
 class Admitted:
-    """A spec that passed the gate, its analysis (None for a block type without a static description), and
-    every file read for it (the spec and its extends chain), which no output may replace."""
+    """A spec that passed the gate, its analysis, and every file read for it (the spec and its extends
+    chain), which no output may replace."""
 
     spec: Spec
-    analysis: Analysis | None
+    analysis: Analysis
     files: tuple[Path, ...]
 
 
@@ -44,13 +44,9 @@ def admit(
     limits = limits or Limits()
     loaded = load(source, sets, overrides)
     found = field_problems(loaded.spec, limits)
-    analysis = None
     if not found:
-        try:
-            analysis = analyze(loaded.spec, size)
-            found = cost_problems(analysis, limits)
-        except NoDescription:
-            pass
+        analysis = analyze(loaded.spec, size)
+        found = cost_problems(analysis, limits)
     if found:
         raise SpecError(problem_at(path, message, loaded.doc.locate) for path, message in found)
     return Admitted(loaded.spec, analysis, loaded.files)

@@ -1,70 +1,35 @@
-"""Layer names from specs become layer types here, in one place; plus the small layers blocks share."""
+"""Where a plan's names become torch classes, in one place; plus the small layers blocks share."""
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable
-from functools import partial
+import importlib
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-NormLayer = Callable[[int], nn.Module]
-ActLayer = Callable[..., nn.Module]  # called with an optional `inplace` keyword
-
-_INPLACE_ACTS: dict[str, type[nn.Module]] = {
-    "relu": nn.ReLU,
-    "relu6": nn.ReLU6,
-    "leaky_relu": nn.LeakyReLU,
-    "elu": nn.ELU,
-    "selu": nn.SELU,
-    "silu": nn.SiLU,
-    "mish": nn.Mish,
-    "hardswish": nn.Hardswish,
-}
-_PLAIN_ACTS: dict[str, Callable[[], nn.Module]] = {
-    "gelu": nn.GELU,
-    "gelu_tanh": partial(nn.GELU, approximate="tanh"),
-    "tanh": nn.Tanh,
-    "identity": nn.Identity,
-}
-ACTIVATIONS = sorted({*_INPLACE_ACTS, *_PLAIN_ACTS})
+from netspec.plan import ACTIVATIONS, NORMS, Op
 
 
-def act_layer(name: str) -> ActLayer:
-    """A factory for activation `name`; in place by default, where the activation can be."""
-    if name in _INPLACE_ACTS:
-        cls = _INPLACE_ACTS[name]
-        return lambda inplace=True: cls(inplace=inplace)
-    plain = _PLAIN_ACTS[name]
-    return lambda inplace=True: plain()
+class Planned(nn.Module):
+    """A module whose layers come from its plan (netspec.plan); subclasses keep only `forward`.
 
+    `optional` names the layers that forward checks for None, which the plan may leave out."""
 
-def norm_layer(name: str, groups: int = 32) -> NormLayer:
-    """A callable taking a channel count; 'none' gives Identity (and convs then get a bias)."""
-    if name == "batch":
-        return nn.BatchNorm2d
-    if name == "frozen_batch":
-        from torchvision.ops import FrozenBatchNorm2d  # imported here: torchvision takes over a second to import
+    optional: ClassVar[tuple[str, ...]] = ()
 
-        return FrozenBatchNorm2d  # type: ignore[no-any-return]  # torchvision ships no type hints
-    if name == "group":
-        return partial(nn.GroupNorm, groups)
-    if name == "none":
-        return lambda channels: nn.Identity()
-    raise ValueError(f"unknown norm '{name}'")
+    def __init__(self, layers: Mapping[str, nn.Module]) -> None:
+        super().__init__()
+        for name in self.optional:
+            setattr(self, name, None)
+        for name, layer in layers.items():
+            setattr(self, name, layer)
 
+    if TYPE_CHECKING:  # the layers are the plan's, named at run time
 
-def conv3x3(
-    in_ch: int, out_ch: int, stride: int = 1, groups: int = 1, dilation: int = 1, bias: bool = False
-) -> nn.Conv2d:
-    """3x3 convolution whose padding keeps the size at stride 1."""
-    return nn.Conv2d(in_ch, out_ch, 3, stride, padding=dilation, dilation=dilation, groups=groups, bias=bias)
-
-
-def conv1x1(in_ch: int, out_ch: int, stride: int = 1, bias: bool = False) -> nn.Conv2d:
-    return nn.Conv2d(in_ch, out_ch, 1, stride, bias=bias)
+        def __getattr__(self, name: str) -> Any: ...
 
 
 class ZeroPadShortcut(nn.Module):
@@ -85,50 +50,8 @@ class ZeroPadShortcut(nn.Module):
         return f"stride={self.stride}, pad=({self.pad_front}, {self.pad_back})"
 
 
-def shortcut(
-    kind: str,
-    in_ch: int,
-    out_ch: int,
-    stride: int,
-    norm: NormLayer | None,
-    bias: bool = False,
-    act: ActLayer | None = None,
-) -> nn.Module | None:
-    """The shortcut of a block: None for identity. `norm` is None in pre-activation blocks; `act`, if given,
-    ends a projection."""
-    changes = stride != 1 or in_ch != out_ch
-    if kind == "A":
-        return ZeroPadShortcut(in_ch, out_ch, stride) if changes else None
-    if kind in ("B", "C") and (changes or kind == "C"):
-        layers: list[nn.Module] = [conv1x1(in_ch, out_ch, stride, bias)]
-    elif kind == "D" and changes:
-        # ResNet-D: average-pool first so that the projection sees every input position (Bag of Tricks, 2019).
-        pool = nn.AvgPool2d(2, stride, ceil_mode=True, count_include_pad=False) if stride > 1 else nn.Identity()
-        layers = [pool, conv1x1(in_ch, out_ch, 1, bias)]
-    else:
-        return None
-    if norm is not None:
-        layers.append(norm(out_ch))
-    if act is not None:
-        layers.append(act())
-    return nn.Sequential(*layers)
-
-
-def make_divisible(value: float, divisor: int) -> int:
-    """Round to the nearest multiple of `divisor`, at least `divisor` (timm's rule with round_limit 0)."""
-    return max(divisor, int(value + divisor / 2) // divisor * divisor)
-
-
-class SqueezeExcite(nn.Module):
+class SqueezeExcite(Planned):
     """Squeeze-and-excitation (Hu et al. 2018) with timm's layer names: fc1, act, fc2, gate."""
-
-    def __init__(self, channels: int, ratio: float = 1 / 16, divisor: int = 8) -> None:
-        super().__init__()
-        reduced = make_divisible(channels * ratio, divisor)
-        self.fc1 = nn.Conv2d(channels, reduced, 1)
-        self.act = nn.ReLU(inplace=True)
-        self.fc2 = nn.Conv2d(reduced, channels, 1)
-        self.gate = nn.Sigmoid()
 
     def forward(self, x: Tensor) -> Tensor:
         scale = x.mean((2, 3), keepdim=True)
@@ -136,18 +59,8 @@ class SqueezeExcite(nn.Module):
         return x * self.gate(scale)  # type: ignore[no-any-return]
 
 
-class EfficientChannelAttention(nn.Module):
-    """ECA (Wang et al. 2020): a 1-D conv across pooled channels, its kernel size set by the channel count.
-
-    Layer names are timm's (conv, gate), so that timm's ECA-ResNet weights load.
-    """
-
-    def __init__(self, channels: int, gamma: int = 2, beta: int = 1) -> None:
-        super().__init__()
-        t = int(abs(math.log2(channels) + beta) / gamma)
-        kernel = max(t if t % 2 else t + 1, 3)
-        self.conv = nn.Conv1d(1, 1, kernel, padding=(kernel - 1) // 2, bias=False)
-        self.gate = nn.Sigmoid()
+class EfficientChannelAttention(Planned):
+    """ECA (Wang et al. 2020): a 1-D conv across pooled channels; timm's layer names (conv, gate)."""
 
     def forward(self, x: Tensor) -> Tensor:
         y = x.mean((2, 3)).view(x.shape[0], 1, -1)
@@ -171,3 +84,52 @@ class DropPath(nn.Module):
 
     def extra_repr(self) -> str:
         return f"p={self.p}"
+
+
+def _act(op: Op) -> nn.Module:
+    kind = ACTIVATIONS[op.variant]
+    cls = getattr(nn, kind.cls)
+    return cls(inplace=op.inplace) if kind.inplace else cls(**dict(kind.kwargs))  # type: ignore[no-any-return]
+
+
+def _norm(op: Op) -> nn.Module:
+    """torchvision's FrozenBatchNorm2d is imported only when used: torchvision takes over a second to import."""
+    kind = NORMS[op.variant]
+    cls = getattr(importlib.import_module(kind.module), kind.cls)
+    if op.variant == "group":
+        return cls(op.groups, op.out)  # type: ignore[no-any-return]
+    return cls() if op.variant == "none" else cls(op.out)  # type: ignore[no-any-return]
+
+
+_LEAVES: dict[str, Callable[[Op], nn.Module]] = {
+    "conv": lambda op: nn.Conv2d(op.ins, op.out, op.kernel, op.stride, op.pad, op.dilation, op.groups, op.bias),
+    "conv1d": lambda op: nn.Conv1d(op.ins, op.out, op.kernel, op.stride, op.pad, op.dilation, op.groups, op.bias),
+    "linear": lambda op: nn.Linear(op.ins, op.out),
+    "act": _act,
+    "norm": _norm,
+    "maxpool": lambda op: nn.MaxPool2d(op.kernel, op.stride, op.pad, ceil_mode=op.ceil),
+    "avgpool": lambda op: nn.AvgPool2d(op.kernel, op.stride, op.pad, op.ceil, op.count_pad),
+    "global_avgpool": lambda op: nn.AdaptiveAvgPool2d(1),
+    "global_maxpool": lambda op: nn.AdaptiveMaxPool2d(1),
+    "flatten": lambda op: nn.Flatten(1),
+    "identity": lambda op: nn.Identity(),
+    "dropout": lambda op: nn.Dropout(op.p),
+    "sigmoid": lambda op: nn.Sigmoid(),
+    "drop_path": lambda op: DropPath(op.p),
+    "zero_pad": lambda op: ZeroPadShortcut(op.ins, op.out, op.stride),
+}
+COMPOSITES: dict[str, type[Planned]] = {"se": SqueezeExcite, "eca": EfficientChannelAttention}
+
+
+def build(op: Op) -> nn.Module:
+    """The module a planned op stands for; containers are built from their children."""
+    if op.kind == "sequential":
+        return nn.Sequential(*(build(child) for child in op.children))
+    if op.kind in COMPOSITES:
+        return COMPOSITES[op.kind](built(op.children))
+    return _LEAVES[op.kind](op)
+
+
+def built(ops: tuple[Op, ...]) -> dict[str, nn.Module]:
+    """The modules of `ops`, by name, in order (functional steps such as the add have none)."""
+    return {op.name: build(op) for op in ops if op.module}

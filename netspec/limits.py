@@ -10,6 +10,8 @@ from dataclasses import dataclass, fields, replace
 
 from netspec.analysis import Analysis
 from netspec.errors import NetspecError
+from netspec.network import stages
+from netspec.plan import leaves, stage_index
 from netspec.spec import Spec
 
 Problem = tuple[str, str]
@@ -56,8 +58,9 @@ def field_problems(spec: Spec, limits: Limits) -> list[Problem]:
             found.append((f"{where}.kernel", _over(conv.kernel, limits.kernel, "kernel")))
     if spec.input.channels > limits.channels:
         found.append(("input.channels", _over(spec.input.channels, limits.channels, "channels")))
-    for i, (stage, block) in enumerate(zip(spec.stages, spec.stage_blocks(), strict=True)):
-        widest = max(block.inner_channels(stage.width), block.out_channels(stage.width))
+    for s in stages(spec):
+        i, stage, block = s.index, s.stage, s.block
+        widest = max(op.out for op in leaves(s.plan(0).ops))
         if widest > limits.channels:
             found.append((f"stages.{i}.width", _over(widest, limits.channels, "channels", f"{widest:,} channels")))
         if block.groups > limits.groups:
@@ -92,7 +95,8 @@ def spatial_problems(analysis: Analysis) -> list[Problem]:
     """The first layer whose feature map shrinks to nothing, if any."""
     for layer in analysis.layers:
         if any(d <= 0 for d in layer.shape):
-            stage = f"stages.{int(layer.part[5:]) - 1}" if layer.part.startswith("layer") else layer.part
+            index = stage_index(layer.part)
+            stage = f"stages.{index}" if index is not None else layer.part
             size = " x ".join(map(str, layer.shape[1:]))
             where = f"at {layer.path} (computed size {size})"
             return [

@@ -45,6 +45,11 @@ def diagnostics(error: ValidationError, model: type[BaseModel], locate: Locate) 
     return found
 
 
+def field_problems(error: ValidationError, model: type[BaseModel]) -> list[tuple[str, str]]:
+    """(dotted field, message) for each problem in `error`, raised by validating `model`."""
+    return [(_dotted(tuple(err["loc"])), _message(err, model)) for err in error.errors(include_url=False)]
+
+
 def _echo(err: ErrorDetails, error: ValidationError) -> bool:
     """Pydantic also calls a list too short when its items failed: only the items' errors help a person."""
     if err["type"] != "too_short":
@@ -54,8 +59,8 @@ def _echo(err: ErrorDetails, error: ValidationError) -> bool:
 
 
 def problem_at(path: str, message: str, locate: Locate) -> Diagnostic:
-    """A (dotted field, message) problem placed where that field was written."""
-    return Diagnostic(locate(loc_of(path), False), path, message)
+    """A (dotted field, message) problem placed where that field was written: at the key of an unknown one."""
+    return Diagnostic(locate(loc_of(path), message.startswith("unknown field ")), path, message)
 
 
 def loc_of(dotted: str) -> Loc:

@@ -1,10 +1,18 @@
-"""The block-type registry: names a spec may use in `type`, known without importing torch."""
+"""The block-type registry: names a spec may use in `type`, known without importing torch.
+
+A block type is a plan function (netspec.plan: the block's layers, torch-free) and a class that keeps only a
+hand-written `forward` over those layers, for each activation order it has.
+"""
 
 from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass, field
 from typing import Any
+
+from pydantic import BaseModel
+
+from netspec.plan import PlanFunction
 
 ORDERS = ("post", "pre")
 
@@ -19,11 +27,10 @@ def _resolve(target: Any) -> Any:
 
 @dataclass(frozen=True)
 class BlockType:
-    """What the validator, the analysis and the compiler need to know about a block type.
+    """What the validator, the plan and the compiler need to know about a block type.
 
-    `forms` maps an activation order ('post', 'pre') to (block class, static description). Either may be a
-    "module:attr" string, imported only when needed, so that validating a spec never imports torch. The
-    description, a function of netspec.anatomy's kind, lets `netspec summary` count the block without torch.
+    `forms` maps an activation order ('post', 'pre') to (plan function, block class); either may be a
+    "module:attr" string, imported only when needed, so that validating a spec never imports torch.
     """
 
     name: str
@@ -31,13 +38,13 @@ class BlockType:
     grouped: bool
     has_1x1_stride: bool
     forms: dict[str, tuple[Any, Any]] = field(default_factory=dict)
+    options: type[BaseModel] | None = None  # the settings only this type has, under `options:` in a spec
 
-    def block_class(self, order: str) -> type:
+    def plan(self, order: str) -> PlanFunction:
         return _resolve(self.forms[order][0])  # type: ignore[no-any-return]
 
-    def description(self, order: str) -> Any:
-        """The static description of the `order` form, or None when the type was registered without one."""
-        return _resolve(self.forms[order][1])
+    def block_class(self, order: str) -> type:
+        return _resolve(self.forms[order][1])  # type: ignore[no-any-return]
 
 
 _REGISTRY: dict[str, BlockType] = {}
@@ -46,24 +53,30 @@ _REGISTRY: dict[str, BlockType] = {}
 def register_block(
     name: str,
     *,
-    post: Any,
-    pre: Any = None,
-    describe_post: Any = None,
-    describe_pre: Any = None,
+    post: tuple[Any, Any],
+    pre: tuple[Any, Any] | None = None,
     expansion: int = 1,
     grouped: bool = False,
     has_1x1_stride: bool = False,
+    options: type[BaseModel] | None = None,
 ) -> BlockType:
     """Make `type: <name>` available in specs. Raises on a name that is already registered.
 
-    `post` and `pre` are block classes taking the keyword arguments of netspec.blocks.BasicBlock. The optional
-    `describe_*` functions mirror them for `netspec summary` (see netspec.anatomy.basic). `grouped` says
-    whether the block honours groups and width_per_group; `has_1x1_stride` whether it can stride on a 1x1 conv.
+    `post` and `pre` are (plan function, block class) pairs: the plan function takes netspec.plan.BlockArgs and
+    returns a BlockPlan; the class subclasses netspec.blocks.Block and defines `forward` over the plan's layers
+    (see docs/adding-a-block-type.md). `grouped` says whether the block honours groups and width_per_group;
+    `has_1x1_stride` whether it can stride on a 1x1 conv. `options`, a pydantic model, validates the settings
+    only this type has (a spec's `options:`); plan functions receive it validated as BlockArgs.options.
     """
     if name in _REGISTRY:
         raise ValueError(f"block type '{name}' is already registered")
-    forms = {"post": (post, describe_post)} | ({"pre": (pre, describe_pre)} if pre is not None else {})
-    entry = BlockType(name, expansion, grouped, has_1x1_stride, forms)
+    forms = {"post": post} | ({"pre": pre} if pre is not None else {})
+    for order, (plan, cls) in forms.items():
+        if not isinstance(plan, str) and not isinstance(cls, str):
+            from netspec.fit import check_fit  # imports torch: only for classes given as objects
+
+            check_fit(name, order, plan, cls)
+    entry = BlockType(name, expansion, grouped, has_1x1_stride, forms, options)
     _REGISTRY[name] = entry
     return entry
 
@@ -78,18 +91,14 @@ def block_names() -> list[str]:
 
 register_block(
     "basic",
-    post="netspec.blocks:BasicBlock",
-    pre="netspec.blocks:PreActBasicBlock",
-    describe_post="netspec.anatomy:basic",
-    describe_pre="netspec.anatomy:preact_basic",
+    post=("netspec.block_plans:basic", "netspec.blocks:BasicBlock"),
+    pre=("netspec.block_plans:preact_basic", "netspec.blocks:PreActBasicBlock"),
     expansion=1,
 )
 register_block(
     "bottleneck",
-    post="netspec.blocks:Bottleneck",
-    pre="netspec.blocks:PreActBottleneck",
-    describe_post="netspec.anatomy:bottleneck",
-    describe_pre="netspec.anatomy:preact_bottleneck",
+    post=("netspec.block_plans:bottleneck", "netspec.blocks:Bottleneck"),
+    pre=("netspec.block_plans:preact_bottleneck", "netspec.blocks:PreActBottleneck"),
     expansion=4,
     grouped=True,
     has_1x1_stride=True,

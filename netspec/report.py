@@ -36,12 +36,11 @@ class Row:
     out: int | None = None
 
 
-def one_line(spec: Spec, analysis: Analysis | None) -> str:
+def one_line(spec: Spec, analysis: Analysis) -> str:
     """'resnet50: 4 stages, 16 bottleneck blocks, output 1000'."""
     kinds = "/".join(sorted({block.type for block in spec.stage_blocks()}))
     blocks = sum(stage.depth for stage in spec.stages)
-    output = f", output {_shape(analysis.output)}" if analysis is not None else ""
-    return f"{spec.name}: {len(spec.stages)} stages, {blocks} {kinds} blocks{output}"
+    return f"{spec.name}: {len(spec.stages)} stages, {blocks} {kinds} blocks, output {_shape(analysis.output)}"
 
 
 def rows(analysis: Analysis, depth: str) -> list[Row]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, GetJsonSchemaHandler, field_validator, model_validator
 from pydantic.json_schema import JsonSchemaValue
@@ -10,14 +10,17 @@ from pydantic_core import CoreSchema, PydanticCustomError
 
 from netspec.checks import problems
 from netspec.errors import did_you_mean, unprintable
-from netspec.registry import block_names, block_type
+from netspec.plan import ACTIVATIONS, NORMS
+from netspec.registry import block_names
 
 SUPPORTED_VERSIONS = (1,)
 
-Activation = Literal[
-    "relu", "relu6", "leaky_relu", "elu", "selu", "gelu", "gelu_tanh", "silu", "mish", "hardswish", "tanh", "identity"
-]
-Norm = Literal["batch", "group", "frozen_batch", "none"]
+if TYPE_CHECKING:
+    Activation = str
+    Norm = str
+else:  # the names netspec.plan knows, as literals, so that the schema lists them
+    Activation = Literal[tuple(ACTIVATIONS)]
+    Norm = Literal[tuple(NORMS)]
 Order = Literal["post", "pre"]
 StrideAt = Literal["3x3", "1x1"]
 Shortcut = Literal["A", "B", "C", "D"]
@@ -130,6 +133,9 @@ class BlockSettings(_Model):
     attn_divisor: Positive = Field(8, description="SE reduced channels are rounded to a multiple of this")
     zero_init_last: bool = Field(False, description="zero-init the last norm (or conv) of each residual branch")
     drop_path: Rate = Field(0.0, description="stochastic depth rate of the last block; earlier blocks scale linearly")
+    options: dict[str, Any] = Field(
+        default_factory=dict, description="settings only this block type has (a table per type below)"
+    )
 
     @field_validator("type")
     @classmethod
@@ -141,13 +147,6 @@ class BlockSettings(_Model):
                 {"name": name, "hint": did_you_mean(name, block_names())},
             )
         return name
-
-    def out_channels(self, width: int) -> int:
-        return width * (self.expansion or block_type(self.type).expansion)
-
-    def inner_channels(self, width: int) -> int:
-        """Channels of the 3x3 conv: width x width_per_group / 64 x groups, as in torchvision."""
-        return width * self.width_per_group // 64 * self.groups
 
 
 def _override(name: str) -> Any:
@@ -177,10 +176,13 @@ class Stage(_Model):
     attn_divisor: Positive | None = _override("attn_divisor")
     zero_init_last: bool | None = _override("zero_init_last")
     drop_path: Rate | None = _override("drop_path")
+    options: dict[str, Any] | None = Field(None, description="overrides keys of block.options for this stage")
 
     def block_settings(self, defaults: BlockSettings) -> BlockSettings:
-        """The network's block settings with this stage's overrides applied."""
+        """The network's block settings with this stage's overrides applied (options key by key)."""
         overrides = {k: getattr(self, k) for k in BlockSettings.model_fields if getattr(self, k) is not None}
+        if self.options is not None:
+            overrides["options"] = {**defaults.options, **self.options}
         return BlockSettings.model_validate({**defaults.model_dump(), **overrides})
 
 
@@ -236,15 +238,6 @@ class Spec(_Model):
     def stage_blocks(self) -> tuple[BlockSettings, ...]:
         """Each stage's block settings: `block` with that stage's overrides."""
         return tuple(stage.block_settings(self.block) for stage in self.stages)
-
-    def drop_path_rates(self) -> list[list[float]]:
-        """Each stage's per-block stochastic depth rates: linear from 0 at the first block to `drop_path` (timm)."""
-        total = sum(stage.depth for stage in self.stages)
-        rates, start = [], 0
-        for stage, block in zip(self.stages, self.stage_blocks(), strict=True):
-            rates.append([block.drop_path * (start + i) / max(total - 1, 1) for i in range(stage.depth)])
-            start += stage.depth
-        return rates
 
     def stem_norm(self) -> bool:
         return self.stem.norm if self.stem.norm is not None else self.block.order == "post"

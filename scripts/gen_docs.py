@@ -28,7 +28,8 @@ DOC = ROOT / "docs" / "spec-format.md"
 TRAINING = ROOT / "docs" / "training.md"
 SCHEMA = ROOT / "specs" / "netspec.schema.json"
 SECTIONS = {"Spec": "top level", "Input": "input", "Stem": "stem", "StemConv": "stem.convs[]"}
-SECTIONS |= {"BlockSettings": "block", "Stage": "stages[]", "Head": "head", "TrainSettings": "training settings"}
+SECTIONS |= {"BlockSettings": "block", "BasicOptions": "block.options of basic blocks", "Stage": "stages[]"}
+SECTIONS |= {"Head": "head", "TrainSettings": "training settings"}
 
 
 def type_text(prop: dict[str, Any]) -> str:

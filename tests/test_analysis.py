@@ -18,8 +18,8 @@ from torch.utils.flop_counter import FlopCounterMode
 import netspec
 from netspec import registry
 from netspec.analysis import analyze
-from netspec.anatomy import Recorder, Shape
-from netspec.blocks import BasicBlock
+from netspec.blocks import Block
+from netspec.plan import BlockArgs, BlockPlan, conv
 from netspec.sources import builtin_names
 
 Cli = Callable[..., tuple[int, str, str]]
@@ -173,15 +173,18 @@ def shrinking_block(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """A block type whose description shrinks the map by 2 per conv and whose class must never be built."""
     monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))
 
-    class Unbuildable(BasicBlock):
-        def __init__(self, *args: object, **kwargs: object) -> None:
-            raise AssertionError("the build went ahead")
+    class Unbuildable(Block):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            raise AssertionError("the network ran")
 
-    def describe(r: Recorder, path: str, x: Shape, width: int, stride: int, short: object, **kw: object) -> Shape:
-        y = r.conv(f"{path}.conv1", x, width, 3, stride, padding=0)
-        return r.conv(f"{path}.conv2", y, width, 3, padding=0)
+    def unpadded(a: BlockArgs) -> BlockPlan:
+        ops = (
+            conv("conv1", a.in_channels, a.width, 3, a.stride, padding=0),
+            conv("conv2", a.width, a.width, 3, padding=0),
+        )
+        return BlockPlan(ops, a.width, "conv2")
 
-    netspec.register_block("unpadded", post=Unbuildable, describe_post=describe)
+    netspec.register_block("unpadded", post=(unpadded, Unbuildable))
     yield
 
 

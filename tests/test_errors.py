@@ -293,3 +293,8 @@ def test_recursive_alias(write: Write, cli: Cli) -> None:
     write("netspec: 1\nstages: &x\n  - *x\n")
     # The alias resolves to the node it sits in; the error is at that node (the anchor).
     assert_fails(cli, ["validate", "spec.yaml"], "spec.yaml:2:9: stages.0: an alias refers to a node that contains it")
+
+
+def test_options_on_a_block_type_that_has_none(write: Write, cli: Cli) -> None:
+    write("netspec: 1\nblock: {type: bottleneck, options: {dropout: 0.3}}\n" + RESNET18_STAGES)
+    assert_fails(cli, ["validate", "spec.yaml"], "spec.yaml:2:36: block.options: bottleneck blocks take no options")

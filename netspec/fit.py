@@ -1,0 +1,79 @@
+"""Does a block class fit its plan? Checked when a block type is registered and when a block is built, so
+that a mismatch is reported by name instead of surfacing as a TypeError or AttributeError in forward."""
+
+from __future__ import annotations
+
+import ast
+import inspect
+import textwrap
+from collections.abc import Mapping
+from typing import Any
+
+from torch import nn
+
+from netspec.errors import NetspecError
+from netspec.plan import BlockArgs, PlanError, PlanFunction
+
+_MODULE_ATTRIBUTES = frozenset(vars(nn.Module()))
+_USES: dict[type[nn.Module], frozenset[str]] = {}
+
+
+class BlockFitError(NetspecError, TypeError):
+    """A block class that cannot be built from its plan, or whose forward uses a layer the plan lacks."""
+
+
+def uses(cls: type[nn.Module]) -> frozenset[str]:
+    """The attributes `self.NAME` that cls.forward reads, less those every module or the class has."""
+    if cls not in _USES:
+        _USES[cls] = _read_uses(cls)
+    return _USES[cls]
+
+
+def _read_uses(cls: type[nn.Module]) -> frozenset[str]:
+    try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(cls.forward)))
+    except (OSError, TypeError):  # defined where its source cannot be read (an interactive session)
+        return frozenset()
+    found = {
+        node.attr
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "self"
+    }
+    return frozenset(name for name in found if not hasattr(cls, name) and name not in _MODULE_ATTRIBUTES)
+
+
+def check_fit(name: str, order: str, plan: PlanFunction, cls: Any) -> None:
+    """Raise BlockFitError unless `cls` is a netspec Block built from layers that `plan` gives."""
+    from netspec.blocks import Block
+
+    where = f"block type '{name}' ({order}-activation)"
+    if not (isinstance(cls, type) and issubclass(cls, Block)):
+        raise BlockFitError(f"{where}: {cls!r} is not a subclass of netspec.blocks.Block")
+    try:
+        inspect.signature(cls).bind({})
+    except TypeError:
+        takes = ", ".join(inspect.signature(cls).parameters)
+        raise BlockFitError(
+            f"{where}: {cls.__name__}({takes}) cannot be built from a plan; it must take the plan's layers, "
+            f"{cls.__name__}(layers), as netspec.blocks.Block does"
+        ) from None
+    sample = BlockArgs(64, 64, 256, stride=2, dilation=1, first_dilation=1, preact=order == "pre")
+    try:
+        given = {op.name for op in plan(sample).ops if op.module}
+    except PlanError:
+        return  # these arguments do not suit the type; its blocks are checked as they are built
+    _check_uses(cls, name, given)
+
+
+def check_layers(cls: type[nn.Module], name: str, layers: Mapping[str, object]) -> None:
+    """Raise BlockFitError if cls.forward uses a layer that is neither in `layers` nor optional."""
+    _check_uses(cls, name, set(layers))
+
+
+def _check_uses(cls: type[nn.Module], name: str, given: set[str]) -> None:
+    missing = sorted(uses(cls) - given - set(getattr(cls, "optional", ())))
+    if missing:
+        raise BlockFitError(
+            f"block type '{name}': {cls.__name__}.forward uses {', '.join(missing)}, which its plan does not "
+            f"give (it gives {', '.join(sorted(given))}); add them to the plan, or to {cls.__name__}.optional"
+        )

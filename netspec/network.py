@@ -1,0 +1,151 @@
+"""A spec's network as a plan: stem, stages of blocks, head. The one walk over a spec, which the checks, the
+analysis and the compiler all read. No torch.
+
+Each block's arguments are resolved here, once: the stride and the previous stage's dilation of a stage's
+first block, the default expansion, the norm and activation, the stochastic depth rate.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
+
+from netspec.plan import BlockArgs, BlockPlan, Op, Style, act, conv, norm, stage_name
+from netspec.registry import BlockType, block_type
+
+if TYPE_CHECKING:
+    from netspec.spec import BlockSettings, Spec, Stage
+
+
+@dataclass(frozen=True)
+class StageArgs:
+    """A stage, its block settings, and its first block's arguments; the other blocks' follow from them."""
+
+    index: int
+    stage: Stage
+    block: BlockSettings
+    first: BlockArgs
+    kind: BlockType
+    start: int  # blocks before this stage
+    total: int  # blocks in the whole network
+
+    @property
+    def name(self) -> str:
+        return stage_name(self.index)
+
+    def args(self, i: int) -> BlockArgs:
+        """Block `i`'s arguments: later blocks keep the width and dilation and take their own drop path rate."""
+        # Stochastic depth rises linearly from 0 at the network's first block to `drop_path` at its last (timm).
+        rate = self.block.drop_path * (self.start + i) / max(self.total - 1, 1)
+        if i == 0:
+            return replace(self.first, drop_path=rate)
+        dilation = self.stage.dilation
+        return replace(
+            self.first, in_channels=self.first.out_channels, stride=1, first_dilation=dilation, drop_path=rate
+        )
+
+    def plan(self, i: int) -> BlockPlan:
+        return self.kind.plan(self.block.order)(self.args(i))
+
+
+@dataclass(frozen=True)
+class StagePlan:
+    args: StageArgs
+    blocks: tuple[BlockPlan, ...]
+
+
+@dataclass(frozen=True)
+class NetworkPlan:
+    """Every layer of a spec's network: the stem's and head's ops, and each stage's block plans."""
+
+    stem: tuple[Op, ...]
+    stages: tuple[StagePlan, ...]
+    head: tuple[Op, ...]
+
+
+def style(block: BlockSettings) -> Style:
+    return Style(block.norm, block.norm_groups, block.act)
+
+
+def stages(spec: Spec) -> Iterator[StageArgs]:
+    """Each stage with its first block's arguments, in order: cheap, whatever the depths."""
+    total = sum(stage.depth for stage in spec.stages)
+    channels, dilation, start = spec.stem.layers()[-1].width, 1, 0
+    for i, (stage, block) in enumerate(zip(spec.stages, spec.stage_blocks(), strict=True)):
+        kind = block_type(block.type)
+        first = BlockArgs(
+            in_channels=channels,
+            width=stage.width,
+            out_channels=stage.width * (block.expansion or kind.expansion),
+            stride=stage.stride,
+            dilation=stage.dilation,
+            # torchvision and timm keep the previous stage's dilation in the first block's strided conv.
+            first_dilation=dilation,
+            style=style(block),
+            groups=block.groups,
+            width_per_group=block.width_per_group,
+            stride_in_1x1=block.stride_at == "1x1",
+            preact=block.order == "pre",
+            attn=block.attn,
+            attn_ratio=block.attn_ratio,
+            attn_divisor=block.attn_divisor,
+            shortcut=block.shortcut,
+            shortcut_act=block.shortcut_act,
+            options=kind.options.model_validate(block.options) if kind.options is not None else None,
+        )
+        yield StageArgs(i, stage, block, first, kind, start, total)
+        channels, dilation, start = first.out_channels, stage.dilation, start + stage.depth
+
+
+def plan_network(spec: Spec) -> NetworkPlan:
+    """The plan of every layer of `spec`'s network."""
+    planned = tuple(StagePlan(s, tuple(s.plan(i) for i in range(s.stage.depth))) for s in stages(spec))
+    channels = planned[-1].blocks[-1].ops[-1].out
+    return NetworkPlan(stem(spec), planned, head(spec, channels))
+
+
+def stem(spec: Spec) -> tuple[Op, ...]:
+    """conv1 (a Sequential for multi-conv stems, as in timm), bn1, act1 and the pool."""
+    s, channels, convs = style(spec.block), spec.input.channels, []
+    for i, layer in enumerate(spec.stem.layers()):
+        if i > 0:
+            convs += [norm(f"{3 * i - 2}", channels, s), act(f"{3 * i - 1}", channels, s.act)]
+        convs.append(conv(f"{3 * i}", channels, layer.width, layer.kernel, layer.stride, bias=layer.bias))
+        channels = layer.width
+    first = replace(convs[0], name="conv1")
+    ops = [first if len(convs) == 1 else Op("conv1", "sequential", first.ins, channels, children=tuple(convs))]
+    if spec.stem_norm():
+        ops += [norm("bn1", channels, s), act("act1", channels, s.act)]
+    pool = spec.stem.pool_kind()
+    if pool == "max":
+        ops.append(Op("maxpool", "maxpool", channels, channels, 3, 2))
+    elif pool == "avg":
+        ops.append(Op("avgpool_stem", "avgpool", channels, channels, 3, 2))
+    return tuple(ops)
+
+
+def head(spec: Spec, channels: int) -> tuple[Op, ...]:
+    """Final norm (pre-activation), global pool, flatten, dropout and the classifier `fc`."""
+    h, s, ops = spec.head, style(spec.block), []
+    if spec.final_norm():
+        ops += [norm("final_norm", channels, s), act("final_act", channels, s.act)]
+    if h.pool == "none":
+        return tuple(ops)
+    name = "avgpool" if h.pool == "avg" else "global_maxpool"
+    ops.append(Op(name, f"global_{h.pool}pool", channels, channels))
+    ops.append(Op("flatten", "flatten", channels, channels))
+    if not (h.classes or h.hidden):
+        return tuple(ops)
+    if not h.hidden:
+        if h.dropout:
+            ops.append(Op("dropout", "dropout", channels, channels, p=h.dropout))
+        return (*ops, Op("fc", "linear", channels, h.classes))
+    mlp: list[Op] = []  # Linear, act, Dropout for each hidden layer, then the last Linear
+    for i, width in enumerate(h.hidden):
+        mlp += [Op(f"{3 * i}", "linear", channels, width), act(f"{3 * i + 1}", width, h.act)]
+        mlp.append(Op(f"{3 * i + 2}", "dropout", width, width, p=h.dropout))
+        channels = width
+    if h.classes:
+        mlp.append(Op(f"{3 * len(h.hidden)}", "linear", channels, h.classes))
+    return (*ops, Op("fc", "sequential", mlp[0].ins, mlp[-1].out, children=tuple(mlp)))

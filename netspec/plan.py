@@ -1,0 +1,223 @@
+"""Plans: a network's layers, named and sized, before torch is imported. spec -> plan -> {analysis, module}.
+
+An `Op` is one layer (a module, named by its state_dict attribute) or one functional step of a forward pass
+(the residual add, a mean). A block type's plan function turns the block's arguments (`BlockArgs`, resolved
+once, in netspec.network) into its ops in forward order; netspec.anatomy counts them and netspec.compiler
+builds them. The names that become torch classes, and the few formulas layers share, live here once.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Activation:
+    """An activation: its class in torch.nn, whether it can work in place, and fixed keyword arguments."""
+
+    cls: str
+    inplace: bool = True
+    kwargs: tuple[tuple[str, Any], ...] = ()
+
+
+@dataclass(frozen=True)
+class NormKind:
+    """A norm layer: its class, and its parameters and buffers per channel (+ buffers per layer)."""
+
+    cls: str
+    params: int
+    buffers: int
+    extra_buffers: int = 0
+    module: str = "torch.nn"
+
+
+ACTIVATIONS: dict[str, Activation] = {
+    "relu": Activation("ReLU"),
+    "relu6": Activation("ReLU6"),
+    "leaky_relu": Activation("LeakyReLU"),
+    "elu": Activation("ELU"),
+    "selu": Activation("SELU"),
+    "gelu": Activation("GELU", False),
+    "gelu_tanh": Activation("GELU", False, (("approximate", "tanh"),)),
+    "silu": Activation("SiLU"),
+    "mish": Activation("Mish"),
+    "hardswish": Activation("Hardswish"),
+    "tanh": Activation("Tanh", False),
+    "identity": Activation("Identity", False),
+}
+NORMS: dict[str, NormKind] = {
+    "batch": NormKind("BatchNorm2d", 2, 2, 1),  # running mean and variance, num_batches_tracked
+    "group": NormKind("GroupNorm", 2, 0),
+    "frozen_batch": NormKind("FrozenBatchNorm2d", 0, 4, module="torchvision.ops"),
+    "none": NormKind("Identity", 0, 0),  # convs then get a bias
+}
+# The class of each op kind (activations and norms: by name, above); functional steps are named by the op.
+CLASSES = {
+    "conv": "Conv2d",
+    "conv1d": "Conv1d",
+    "linear": "Linear",
+    "maxpool": "MaxPool2d",
+    "avgpool": "AvgPool2d",
+    "global_avgpool": "AdaptiveAvgPool2d",
+    "global_maxpool": "AdaptiveMaxPool2d",
+    "flatten": "Flatten",
+    "identity": "Identity",
+    "dropout": "Dropout",
+    "sigmoid": "Sigmoid",
+    "drop_path": "DropPath",
+    "zero_pad": "ZeroPadShortcut",
+    "sequential": "Sequential",
+    "se": "SqueezeExcite",
+    "eca": "EfficientChannelAttention",
+    "add": "Add",
+    "mul": "Mul",
+    "mean": "Mean",
+    "mean_1d": "Mean",
+}
+FUNCTIONAL = {"add", "mul", "mean", "mean_1d"}
+
+
+@dataclass(frozen=True, slots=True)
+class Op:
+    """One layer or functional step. `source` names the op whose output it takes: '' for the previous one,
+    'input' for its container's input. Containers (sequential, se, eca) hold their layers in `children`."""
+
+    name: str
+    kind: str
+    ins: int
+    out: int
+    kernel: int = 1
+    stride: int = 1
+    padding: int | None = None  # None: dilation x (kernel - 1) // 2, which keeps the size at stride 1
+    dilation: int = 1
+    groups: int = 1  # of a conv, or of a group norm
+    bias: bool = False
+    variant: str = ""  # the activation or norm
+    p: float = 0.0  # dropout and drop path rate
+    inplace: bool = True  # activations that can; the residual add of post-activation blocks (`out += shortcut`)
+    ceil: bool = False
+    count_pad: bool = True  # average pools: count padded positions
+    source: str = ""
+    children: tuple[Op, ...] = ()
+
+    @property
+    def module(self) -> bool:
+        return self.kind not in FUNCTIONAL
+
+    @property
+    def pad(self) -> int:
+        return self.dilation * (self.kernel - 1) // 2 if self.padding is None else self.padding
+
+    @property
+    def cls(self) -> str:
+        """The name of the class that this op builds (or of the functional step)."""
+        if self.kind == "act":
+            return ACTIVATIONS[self.variant].cls
+        if self.kind == "norm":
+            return NORMS[self.variant].cls
+        return CLASSES[self.kind]
+
+
+@dataclass(frozen=True)
+class Style:
+    """The layer kinds a network's blocks use, by name."""
+
+    norm: str = "batch"
+    norm_groups: int = 32
+    act: str = "relu"
+
+    @property
+    def bias(self) -> bool:
+        """Convs get a bias where no norm follows them."""
+        return self.norm == "none"
+
+
+@dataclass(frozen=True)
+class BlockArgs:
+    """A block's arguments, resolved once (netspec.network): all that its plan function receives."""
+
+    in_channels: int
+    width: int  # base width (torchvision's planes)
+    out_channels: int
+    stride: int
+    dilation: int
+    first_dilation: int  # of the block's strided conv: the previous stage's dilation in a stage's first block
+    style: Style = field(default_factory=Style)
+    groups: int = 1
+    width_per_group: int = 64
+    stride_in_1x1: bool = False
+    preact: bool = False
+    attn: str = "none"
+    attn_ratio: float = 1 / 16
+    attn_divisor: int = 8
+    shortcut: str = "B"
+    shortcut_act: bool = False
+    drop_path: float = 0.0
+    options: Any = None  # the block type's own settings (a pydantic model), if it declares any
+
+
+@dataclass(frozen=True)
+class BlockPlan:
+    """A block's ops in forward order, the channels of its middle (the summary's `inner`), and the layer
+    whose weight zero-init sets to zero so that the block starts as its shortcut (Goyal et al. 2017)."""
+
+    ops: tuple[Op, ...]
+    inner: int
+    zero_init: str
+
+
+PlanFunction = Callable[[BlockArgs], BlockPlan]
+
+
+class PlanError(ValueError):
+    """A plan function cannot plan a block from these arguments: `field` names the block setting to change."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field, self.message = field, message
+
+
+def conv(name: str, ins: int, out: int, kernel: int = 3, stride: int = 1, **kw: Any) -> Op:
+    return Op(name, "conv", ins, out, kernel, stride, **kw)
+
+
+def norm(name: str, channels: int, style: Style, source: str = "") -> Op:
+    return Op(name, "norm", channels, channels, variant=style.norm, groups=style.norm_groups, source=source)
+
+
+def act(name: str, channels: int, variant: str, inplace: bool = True) -> Op:
+    """An activation; in place where the activation can be."""
+    return Op(name, "act", channels, channels, variant=variant, inplace=inplace and ACTIVATIONS[variant].inplace)
+
+
+def make_divisible(value: float, divisor: int) -> int:
+    """Round to the nearest multiple of `divisor`, at least `divisor` (timm's rule with round_limit 0)."""
+    return max(divisor, int(value + divisor / 2) // divisor * divisor)
+
+
+def eca_kernel(channels: int, gamma: int = 2, beta: int = 1) -> int:
+    """ECA's 1-D kernel size: odd, about log2(channels) / 2 (Wang et al. 2020)."""
+    t = int(abs(math.log2(channels) + beta) / gamma)
+    return max(t if t % 2 else t + 1, 3)
+
+
+def stage_name(index: int) -> str:
+    """Stage `index` (from 0) is layer1, layer2, ...: torchvision's names, so that its weights load."""
+    return f"layer{index + 1}"
+
+
+def stage_index(name: str) -> int | None:
+    """0 for 'layer1'; None for a name that is not a stage's."""
+    return int(name[5:]) - 1 if name.startswith("layer") and name[5:].isdigit() else None
+
+
+def leaves(ops: tuple[Op, ...]) -> Iterator[Op]:
+    """Every op that is not a container, in forward order, children included."""
+    for op in ops:
+        if op.children:
+            yield from leaves(op.children)
+        else:
+            yield op
