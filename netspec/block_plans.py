@@ -3,7 +3,24 @@ shortcut, attention and the residual tail. No torch; the classes that run them a
 
 from __future__ import annotations
 
+from pydantic import BaseModel, ConfigDict, Field
+
 from netspec.plan import BlockArgs, BlockPlan, Op, PlanError, act, conv, eca_kernel, make_divisible, norm
+
+
+class BasicOptions(BaseModel):
+    """Settings only basic blocks have."""
+
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
+
+    dropout: float = Field(
+        0.0, ge=0.0, lt=1.0, description="dropout between the two convs (Wide ResNets, Zagoruyko & Komodakis 2016)"
+    )
+
+
+def _dropout(a: BlockArgs, channels: int) -> tuple[Op, ...]:
+    p = a.options.dropout if isinstance(a.options, BasicOptions) else 0.0
+    return (Op("dropout", "dropout", channels, channels, p=p),) if p > 0 else ()
 
 
 def shortcut(a: BlockArgs, source: str) -> Op | None:
@@ -83,6 +100,7 @@ def basic(a: BlockArgs) -> BlockPlan:
         conv("conv1", a.in_channels, w, 3, a.stride, dilation=a.first_dilation, bias=s.bias),
         norm("bn1", w, s),
         act("act1", w, s.act),
+        *_dropout(a, w),
         conv("conv2", w, out, 3, dilation=a.dilation, bias=s.bias),
         norm("bn2", out, s),
         *tail(a, "bn2", "input"),
@@ -124,6 +142,7 @@ def preact_basic(a: BlockArgs) -> BlockPlan:
         conv("conv1", a.in_channels, w, 3, a.stride, dilation=a.first_dilation, bias=s.bias),
         norm("bn2", w, s),
         act("act2", w, s.act),
+        *_dropout(a, w),
         conv("conv2", w, a.out_channels, 3, dilation=a.dilation, bias=s.bias),
         *tail(a, "conv2", "act1"),  # a projection sees the pre-activated input, as in He et al. 2016
     )

@@ -20,11 +20,15 @@ class Block(Planned):
 class BasicBlock(Block):
     """Two 3x3 convs, norm and activation after each (ResNet v1, He et al. 2015)."""
 
+    optional: ClassVar[tuple[str, ...]] = (*Block.optional, "dropout")
+
     def forward(self, x: Tensor) -> Tensor:
         shortcut = x
         out = self.conv1(x)
         out = self.bn1(out)
         out = self.act1(out)
+        if self.dropout is not None:
+            out = self.dropout(out)
         out = self.conv2(out)
         out = self.bn2(out)
         if self.se is not None:
@@ -63,6 +67,8 @@ class Bottleneck(Block):
 class PreActBasicBlock(Block):
     """Norm and activation before each of two 3x3 convs; nothing after the add (He et al. 2016)."""
 
+    optional: ClassVar[tuple[str, ...]] = (*Block.optional, "dropout")
+
     def forward(self, x: Tensor) -> Tensor:
         out = self.bn1(x)
         out = self.act1(out)
@@ -72,6 +78,8 @@ class PreActBasicBlock(Block):
         out = self.conv1(out)
         out = self.bn2(out)
         out = self.act2(out)
+        if self.dropout is not None:  # Wide ResNets drop between the convs (Zagoruyko & Komodakis 2016)
+            out = self.dropout(out)
         out = self.conv2(out)
         if self.se is not None:
             out = self.se(out)

@@ -12,6 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from netspec.block_plans import BasicOptions
 from netspec.plan import PlanFunction
 
 ORDERS = ("post", "pre")
@@ -94,6 +95,7 @@ register_block(
     post=("netspec.block_plans:basic", "netspec.blocks:BasicBlock"),
     pre=("netspec.block_plans:preact_basic", "netspec.blocks:PreActBasicBlock"),
     expansion=1,
+    options=BasicOptions,
 )
 register_block(
     "bottleneck",

@@ -24,6 +24,7 @@ HE_CIFAR |= {"cifar/resnet1202"}
 PAPER_TABLE_1 = {"resnet18": "1.8", "resnet34": "3.6", "resnet50": "3.8", "resnet101": "7.6", "resnet152": "11.3"}
 PAPER_TABLE_6 = {"resnet20": "0.27", "resnet32": "0.46", "resnet44": "0.66", "resnet56": "0.85"}
 PAPER_TABLE_6 |= {"resnet110": "1.7", "resnet1202": "19.4"}
+WRN = {"wrn28_10": "36.5", "wrn40_4": "8.9", "wrn16_8": "11.0"}
 
 
 def reference(name: str) -> tuple[str, str]:
@@ -38,6 +39,8 @@ def reference(name: str) -> tuple[str, str]:
         return "He et al. 2015, Table 1", f"{PAPER_TABLE_1[base]} GMACs"
     if name in HE_CIFAR:
         return "He et al. 2015, section 4.2", f"{PAPER_TABLE_6[base]}M params"
+    if base in WRN:
+        return "Zagoruyko & Komodakis 2016", f"{WRN[base]}M params"
     return "kuangliu/pytorch-cifar", ""
 
 

@@ -295,6 +295,22 @@ def test_recursive_alias(write: Write, cli: Cli) -> None:
     assert_fails(cli, ["validate", "spec.yaml"], "spec.yaml:2:9: stages.0: an alias refers to a node that contains it")
 
 
+def test_block_options_are_validated_by_the_block_types_own_model(write: Write, cli: Cli) -> None:
+    write("""\
+        netspec: 1
+        block: {type: basic, order: pre, options: {dropout: 0.3}}
+        stages:
+          - {depth: 2, width: 64, stride: 1, options: {dropot: 0.2}}
+          - {depth: 2, width: 128, stride: 2, options: {dropout: 1}}
+        """)
+    assert_fails(
+        cli,
+        ["validate", "spec.yaml"],
+        "spec.yaml:4:48: stages.0.options.dropot: unknown field 'dropot'; did you mean 'dropout'?",
+        "spec.yaml:5:58: stages.1.options.dropout: must be less than 1.0, got the integer 1",
+    )
+
+
 def test_options_on_a_block_type_that_has_none(write: Write, cli: Cli) -> None:
     write("netspec: 1\nblock: {type: bottleneck, options: {dropout: 0.3}}\n" + RESNET18_STAGES)
     assert_fails(cli, ["validate", "spec.yaml"], "spec.yaml:2:36: block.options: bottleneck blocks take no options")

@@ -19,7 +19,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 import netspec
 from netspec.sources import builtin_names
-from tests.references import cifar_he2015, cifar_kuangliu, paper_imagenet
+from tests.references import cifar_he2015, cifar_kuangliu, paper_imagenet, wrn_zagoruyko
 
 TORCHVISION = ["resnet18", "resnet34", "resnet50", "resnet101", "resnet152", "resnext50_32x4d"]
 TORCHVISION += ["resnext101_32x8d", "resnext101_64x4d", "wide_resnet50_2", "wide_resnet101_2"]
@@ -28,6 +28,7 @@ TIMM += ["resnet50s", "resnet50t", "seresnet50", "seresnext50_32x4d", "ecaresnet
 PAPER_MACS = {18: 1.8, 34: 3.6, 50: 3.8, 101: 7.6, 152: 11.3}  # He et al. 2015, Table 1, x 10^9
 CIFAR_PARAMS = {20: "0.27", 32: "0.46", 44: "0.66", 56: "0.85", 110: "1.7", 1202: "19.4"}  # Table 6, millions
 KUANGLIU = [18, 34, 50, 101, 152]
+WRN = {(28, 10): "36.5", (40, 4): "8.9", (16, 8): "11.0"}  # millions of parameters (Zagoruyko & Komodakis 2016)
 
 
 def count(module: nn.Module) -> int:
@@ -58,7 +59,7 @@ def assert_same_network(model: nn.Module, reference: nn.Module, state: dict, siz
 def test_every_listed_spec_ships() -> None:
     listed = TORCHVISION + [f"timm/{n}" for n in TIMM] + [f"paper/resnet{n}" for n in PAPER_MACS]
     listed += [f"cifar/resnet{n}" for n in CIFAR_PARAMS] + [f"cifar/resnet{n}" for n in KUANGLIU]
-    listed += [f"cifar/preact_resnet{n}" for n in KUANGLIU]
+    listed += [f"cifar/preact_resnet{n}" for n in KUANGLIU] + [f"cifar/wrn{d}_{k}" for d, k in WRN]
     assert sorted(listed) == sorted(builtin_names())
 
 
@@ -119,3 +120,22 @@ def test_cifar_kuangliu(layers: int, preact: bool) -> None:
     model = netspec.build(f"cifar/{'preact_' if preact else ''}resnet{layers}")
     state = cifar_kuangliu.to_torchvision_names(reference.state_dict())
     assert_same_network(model, reference, state, 32)
+
+
+@pytest.mark.parametrize(("depth", "k"), WRN)
+def test_wide_resnets_for_cifar(depth: int, k: int) -> None:
+    reference = wrn_zagoruyko.WideResNet(depth, k, drop_rate=0.3)
+    model = netspec.build(f"cifar/wrn{depth}_{k}")
+    assert f"{count(model) / 1e6:.1f}" == WRN[depth, k]
+    state = wrn_zagoruyko.to_netspec_names(reference.state_dict())
+    assert_same_network(model, reference, state, 32)
+    # In training mode the dropout between the convs draws the same masks in the same order as the paper's.
+    model.train(), reference.train()
+    x = torch.randn(4, 3, 32, 32)
+    outputs = []
+    for network in (model, reference):
+        torch.manual_seed(0)
+        outputs.append(network(x))
+    torch.testing.assert_close(outputs[0], outputs[1], rtol=1e-5, atol=1e-5)
+    torch.manual_seed(1)
+    assert not torch.allclose(model(x), outputs[0])  # a different seed drops other units
