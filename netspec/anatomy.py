@@ -58,6 +58,8 @@ def output_shape(op: Op, x: Shape) -> Shape:
         return (x[0], *(conv_size(s, op.kernel, op.stride, op.pad, ceil=op.ceil) for s in x[1:]))
     if kind == "zero_pad":
         return (op.out, *(-(-s // op.stride) for s in x[1:]))
+    if kind in ("chunk", "cat"):  # a split of `out` channels, or the concatenation of the splits
+        return (op.out, *x[1:])
     if kind in ("global_avgpool", "global_maxpool", "mean"):
         return (x[0], 1, 1)
     if kind == "mean_1d":
@@ -107,9 +109,9 @@ def _conv(op: Op, path: str, x: Shape, y: Shape, part: str) -> Layer:
 def _elementwise(op: Op, ins: int, outs: int) -> tuple[int, int]:
     """(operations, elements allocated) of a parameter-free op with `ins` input and `outs` output elements."""
     kind = op.kind
-    if kind in ("identity", "flatten"):
+    if kind in ("identity", "flatten", "chunk"):  # views
         return 0, 0
-    if kind == "zero_pad":
+    if kind in ("zero_pad", "cat"):
         return 0, outs
     if kind in ("global_avgpool", "global_maxpool", "mean", "mean_1d"):
         return ins, outs

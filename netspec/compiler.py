@@ -39,9 +39,9 @@ def _stage(stage: StagePlan) -> nn.Sequential:
     cls = block_type(block.type).block_class(block.order)
     blocks = []
     for plan in stage.blocks:
-        layers = built(plan.ops)
-        check_layers(cls, block.type, layers)
-        blocks.append(cls(layers))
+        layers, constants = built(plan.ops), dict(plan.constants)
+        check_layers(cls, block.type, [*layers, *constants])
+        blocks.append(cls(layers, constants) if constants else cls(layers))
     return nn.Sequential(*blocks)
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import ast
 import inspect
 import textwrap
-from collections.abc import Mapping
+from collections.abc import Iterable
 from typing import Any
 
 from torch import nn
@@ -59,15 +59,17 @@ def check_fit(name: str, order: str, plan: PlanFunction, cls: Any) -> None:
         ) from None
     sample = BlockArgs(64, 64, 256, stride=2, dilation=1, first_dilation=1, preact=order == "pre")
     try:
-        given = {op.name for op in plan(sample).ops if op.module}
+        planned = plan(sample)
     except PlanError:
         return  # these arguments do not suit the type; its blocks are checked as they are built
+    given = {op.name.partition(".")[0] for op in planned.ops if op.module} | dict(planned.constants).keys()
     _check_uses(cls, name, given)
 
 
-def check_layers(cls: type[nn.Module], name: str, layers: Mapping[str, object]) -> None:
-    """Raise BlockFitError if cls.forward uses a layer that is neither in `layers` nor optional."""
-    _check_uses(cls, name, set(layers))
+def check_layers(cls: type[nn.Module], name: str, given: Iterable[str]) -> None:
+    """Raise BlockFitError if cls.forward uses an attribute that is neither given (a layer or constant of
+    its plan) nor optional."""
+    _check_uses(cls, name, set(given))
 
 
 def _check_uses(cls: type[nn.Module], name: str, given: set[str]) -> None:

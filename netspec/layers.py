@@ -16,16 +16,19 @@ from netspec.plan import ACTIVATIONS, NORMS, Op
 class Planned(nn.Module):
     """A module whose layers come from its plan (netspec.plan); subclasses keep only `forward`.
 
-    `optional` names the layers that forward checks for None, which the plan may leave out."""
+    `optional` names the layers that forward checks for None, which the plan may leave out; `constants` are
+    the integers forward needs besides its layers."""
 
     optional: ClassVar[tuple[str, ...]] = ()
 
-    def __init__(self, layers: Mapping[str, nn.Module]) -> None:
+    def __init__(self, layers: Mapping[str, nn.Module], constants: Mapping[str, int] | None = None) -> None:
         super().__init__()
         for name in self.optional:
             setattr(self, name, None)
         for name, layer in layers.items():
             setattr(self, name, layer)
+        for name, value in (constants or {}).items():
+            setattr(self, name, value)
 
     if TYPE_CHECKING:  # the layers are the plan's, named at run time
 
@@ -131,5 +134,18 @@ def build(op: Op) -> nn.Module:
 
 
 def built(ops: tuple[Op, ...]) -> dict[str, nn.Module]:
-    """The modules of `ops`, by name, in order (functional steps such as the add have none)."""
-    return {op.name: build(op) for op in ops if op.module}
+    """The modules of `ops`, by name, in order (functional steps such as the add have none); ops named
+    `NAME.0`, `NAME.1`, ... become the items of a ModuleList `NAME`."""
+    layers: dict[str, nn.Module] = {}
+    for op in ops:
+        if not op.module:
+            continue
+        name, _, index = op.name.partition(".")
+        if not index:
+            layers[name] = build(op)
+            continue
+        items = layers.setdefault(name, nn.ModuleList())
+        if not isinstance(items, nn.ModuleList) or index != str(len(items)):
+            raise ValueError(f"plan op {op.name}: list items must be numbered 0, 1, ... in order")
+        items.append(build(op))
+    return layers

@@ -76,8 +76,10 @@ CLASSES = {
     "mul": "Mul",
     "mean": "Mean",
     "mean_1d": "Mean",
+    "chunk": "Split",
+    "cat": "Cat",
 }
-FUNCTIONAL = {"add", "mul", "mean", "mean_1d"}
+FUNCTIONAL = {"add", "mul", "mean", "mean_1d", "chunk", "cat"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,7 +102,7 @@ class Op:
     inplace: bool = True  # activations that can; the residual add of post-activation blocks (`out += shortcut`)
     ceil: bool = False
     count_pad: bool = True  # average pools: count padded positions
-    source: str = ""
+    source: str = ""  # a chunk: the tensor it is a split of
     children: tuple[Op, ...] = ()
 
     @property
@@ -161,12 +163,16 @@ class BlockArgs:
 
 @dataclass(frozen=True)
 class BlockPlan:
-    """A block's ops in forward order, the channels of its middle (the summary's `inner`), and the layer
-    whose weight zero-init sets to zero so that the block starts as its shortcut (Goyal et al. 2017)."""
+    """A block's ops in forward order, the channels of its middle (the summary's `inner`), the layer whose
+    weight zero-init sets to zero so that the block starts as its shortcut (Goyal et al. 2017), and the
+    integers its forward needs besides its layers (such as a split's width), which become attributes.
+
+    An op named `convs.0`, `convs.1`, ... is item 0, 1, ... of a ModuleList `convs`."""
 
     ops: tuple[Op, ...]
     inner: int
     zero_init: str
+    constants: tuple[tuple[str, int], ...] = ()
 
 
 PlanFunction = Callable[[BlockArgs], BlockPlan]
