@@ -16,7 +16,7 @@ CONVENTIONS = {
     "macs": "multiply-accumulates of convolutions and linear layers; FLOPs = 2 x MACs",
     "ops": "element-wise operations of norms, activations, pools, adds and attention, not in the MACs",
     "memory": "float32 bytes of the tensors a training forward pass allocates (in-place layers allocate none)",
-    "width": "a stage's base width (torchvision's planes); out = width x expansion; inner = its 3x3 conv's channels",
+    "width": "a stage's base width (torchvision's planes); out = width x expansion; inner = its blocks' middle",
 }
 
 

@@ -117,7 +117,7 @@ class Stem(_Model):
 class BlockSettings(_Model):
     """Settings shared by every block; a stage may override any of them."""
 
-    type: str = Field("basic", description="block type from the registry: basic or bottleneck")
+    type: str = Field("basic", description=f"block type from the registry: {', '.join(block_names())}")
     order: Order = Field("post", description="post: norm/act after convs (v1); pre: before (v2, He et al. 2016)")
     stride_at: StrideAt = Field("3x3", description="bottleneck conv that strides: 3x3 (v1.5, torchvision) or 1x1")
     groups: Positive = Field(1, description="groups of the 3x3 conv (ResNeXt cardinality)")

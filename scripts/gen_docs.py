@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from netspec.cli import main as netspec_main
+from netspec.registry import block_names, block_type
 from netspec.schema import file_schema, schema_text
 from netspec.settings import TrainSettings
 
@@ -28,8 +29,13 @@ DOC = ROOT / "docs" / "spec-format.md"
 TRAINING = ROOT / "docs" / "training.md"
 SCHEMA = ROOT / "specs" / "netspec.schema.json"
 SECTIONS = {"Spec": "top level", "Input": "input", "Stem": "stem", "StemConv": "stem.convs[]"}
-SECTIONS |= {"BlockSettings": "block", "BasicOptions": "block.options of basic blocks", "Stage": "stages[]"}
-SECTIONS |= {"Head": "head", "TrainSettings": "training settings"}
+SECTIONS |= {"BlockSettings": "block"}
+SECTIONS |= {  # each block type's own settings, from the registry
+    model.__name__: f"block.options of {name} blocks"
+    for name in block_names()
+    if (model := block_type(name).options) is not None
+}
+SECTIONS |= {"Stage": "stages[]", "Head": "head", "TrainSettings": "training settings"}
 
 
 def type_text(prop: dict[str, Any]) -> str:
