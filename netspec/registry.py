@@ -13,6 +13,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from netspec.block_plans import BasicOptions
+from netspec.families.res2net import Res2NetOptions
 from netspec.plan import PlanFunction
 
 ORDERS = ("post", "pre")
@@ -104,4 +105,11 @@ register_block(
     expansion=4,
     grouped=True,
     has_1x1_stride=True,
+)
+register_block(
+    "res2net",
+    post=("netspec.families.res2net:res2net", "netspec.families.res2net_block:Res2NetBlock"),
+    expansion=4,
+    grouped=True,
+    options=Res2NetOptions,
 )
