@@ -52,14 +52,26 @@ def trace(model: nn.Module, input_shape: Shape, shapes: Mapping[str, Shape] | No
     measures them."""
     model = copy.deepcopy(model).to("meta").eval() if _has_data(model) else model.eval()
     graph = _Tracer().trace(model)
-    if shapes is None:
-        shapes = measure_shapes(model, graph, input_shape)
+    if shapes is not None:
+        nodes = _nodes(model, graph, input_shape, shapes)
+        if nodes is not None:
+            return nodes
+    # No static shapes, or a block with several functional steps of one kind (Res2Net's splits and sums),
+    # which the static names cannot tell apart: measure every step.
+    return _nodes(model, graph, input_shape, measure_shapes(model, graph, input_shape)) or []
+
+
+def _nodes(model: nn.Module, graph: fx.Graph, input_shape: Shape, shapes: Mapping[str, Shape]) -> list[Node] | None:
+    """The steps of `graph` with the output shapes in `shapes`; None if a functional step has none of its own."""
     names: dict[fx.Node, str] = {}
     nodes: list[Node] = []
     calls: dict[str, int] = {}
     known = {"input": input_shape, **shapes}
     for fx_node in graph.nodes:
         node = _node(fx_node, model, names, known)
+        functional = fx_node.op in ("call_function", "call_method")
+        if functional and fx_node.name not in shapes and (node.name not in shapes or node.name in calls):
+            return None
         known[node.name] = node.shape
         calls[node.name] = calls.get(node.name, 0) + 1
         if calls[node.name] > 1:  # a module called more than once (torchvision's blocks reuse one ReLU)
