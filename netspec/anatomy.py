@@ -58,7 +58,7 @@ def output_shape(op: Op, x: Shape) -> Shape:
         return (x[0], *(conv_size(s, op.kernel, op.stride, op.pad, ceil=op.ceil) for s in x[1:]))
     if kind == "zero_pad":
         return (op.out, *(-(-s // op.stride) for s in x[1:]))
-    if kind in ("chunk", "cat"):  # a split of `out` channels, or the concatenation of the splits
+    if kind in ("chunk", "cat", "radix_sum", "radix_weigh"):  # `out` channels of the same map
         return (op.out, *x[1:])
     if kind in ("global_avgpool", "global_maxpool", "mean"):
         return (x[0], 1, 1)
@@ -113,7 +113,7 @@ def _elementwise(op: Op, ins: int, outs: int) -> tuple[int, int]:
         return 0, 0
     if kind in ("zero_pad", "cat"):
         return 0, outs
-    if kind in ("global_avgpool", "global_maxpool", "mean", "mean_1d"):
+    if kind in ("global_avgpool", "global_maxpool", "mean", "mean_1d", "radix_sum"):
         return ins, outs
     if kind == "add":
         return outs, 0 if op.inplace else outs

@@ -130,6 +130,10 @@ def build(op: Op) -> nn.Module:
         return nn.Sequential(*(build(child) for child in op.children))
     if op.kind in COMPOSITES:
         return COMPOSITES[op.kind](built(op.children))
+    if op.kind in ("module", "composite"):  # a family's own layer, named by its import path
+        module, _, name = op.variant.partition(":")
+        cls = getattr(importlib.import_module(module), name)
+        return cls(built(op.children)) if op.kind == "composite" else cls(*op.args)  # type: ignore[no-any-return]
     return _LEAVES[op.kind](op)
 
 

@@ -78,8 +78,12 @@ CLASSES = {
     "mean_1d": "Mean",
     "chunk": "Split",
     "cat": "Cat",
+    "radix_sum": "Sum",
+    "radix_weigh": "WeighedSum",
 }
-FUNCTIONAL = {"add", "mul", "mean", "mean_1d", "chunk", "cat"}
+# Steps of forward that are not modules: the residual add, attention's mean and product, a split and its
+# concatenation, split attention's sum over its radix splits and its weighed sum.
+FUNCTIONAL = {"add", "mul", "mean", "mean_1d", "chunk", "cat", "radix_sum", "radix_weigh"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +108,11 @@ class Op:
     count_pad: bool = True  # average pools: count padded positions
     source: str = ""  # a chunk: the tensor it is a split of
     children: tuple[Op, ...] = ()
+    args: tuple[int, ...] = ()  # a `module` kind's constructor arguments
+
+    # Kinds `module` and `composite` name their class by import path in `variant` ("package.module:Class"):
+    # a module that keeps its input's shape, built as Class(*args), or a netspec.layers.Planned container,
+    # built from its children. This is how a family brings its own layers without changing netspec.layers.
 
     @property
     def module(self) -> bool:
@@ -120,6 +129,8 @@ class Op:
             return ACTIVATIONS[self.variant].cls
         if self.kind == "norm":
             return NORMS[self.variant].cls
+        if self.kind in ("module", "composite"):
+            return self.variant.rpartition(":")[2]
         return CLASSES[self.kind]
 
 
@@ -199,9 +210,11 @@ def act(name: str, channels: int, variant: str, inplace: bool = True) -> Op:
     return Op(name, "act", channels, channels, variant=variant, inplace=inplace and ACTIVATIONS[variant].inplace)
 
 
-def make_divisible(value: float, divisor: int) -> int:
-    """Round to the nearest multiple of `divisor`, at least `divisor` (timm's rule with round_limit 0)."""
-    return max(divisor, int(value + divisor / 2) // divisor * divisor)
+def make_divisible(value: float, divisor: int, min_value: int | None = None, round_limit: float = 0.0) -> int:
+    """Round to the nearest multiple of `divisor`, at least `min_value` (default `divisor`), and up once more
+    if that lost more than 1 - round_limit of the value (timm's rule; its SE layers use round_limit 0)."""
+    rounded = max(min_value or divisor, int(value + divisor / 2) // divisor * divisor)
+    return rounded + divisor if rounded < round_limit * value else rounded
 
 
 def eca_kernel(channels: int, gamma: int = 2, beta: int = 1) -> int:

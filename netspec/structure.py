@@ -18,10 +18,10 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, fx, nn
 
-from netspec.layers import EfficientChannelAttention, SqueezeExcite
+from netspec.blocks import Block
+from netspec.layers import Planned
 
 Shape = tuple[int, ...]
-COMPOSITE_LAYERS = (SqueezeExcite, EfficientChannelAttention)  # drawn as one layer each
 
 
 @dataclass(frozen=True)
@@ -42,7 +42,7 @@ class Node:
 
 class _Tracer(fx.Tracer):
     def is_leaf_module(self, m: nn.Module, module_qualified_name: str) -> bool:
-        return not list(m.children()) or isinstance(m, COMPOSITE_LAYERS)
+        return not list(m.children()) or _composite(m)
 
 
 def trace(model: nn.Module, input_shape: Shape, shapes: Mapping[str, Shape] | None = None) -> list[Node]:
@@ -124,6 +124,11 @@ def _macs(layer: nn.Module, path: str, shapes: Mapping[str, Shape]) -> int:
     return total
 
 
+def _composite(module: nn.Module) -> bool:
+    """Attention layers and the like, built from a plan but not blocks, are drawn as one layer each."""
+    return isinstance(module, Planned) and not isinstance(module, Block)
+
+
 def _has_data(model: nn.Module) -> bool:
     return any(not t.is_meta for t in [*model.parameters(), *model.buffers()])
 
@@ -143,7 +148,7 @@ def _node(fx_node: fx.Node, model: nn.Module, names: dict[fx.Node, str], shapes:
         block = _block_of(path)
         block_kind = type(model.get_submodule(block)).__name__ if block else ""
         # Attention layers keep their input's shape; the static analysis records only their parts.
-        shape = shapes[path] if path in shapes or not isinstance(layer, COMPOSITE_LAYERS) else in_shape
+        shape = shapes[path] if path in shapes or not _composite(layer) else in_shape
         macs = _macs(layer, path, shapes)
         return Node(
             path,
