@@ -14,6 +14,7 @@ from pydantic import BaseModel
 
 from netspec.block_plans import BasicOptions
 from netspec.families.res2net import Res2NetOptions
+from netspec.families.resnest import ResNeStOptions
 from netspec.plan import PlanFunction
 
 ORDERS = ("post", "pre")
@@ -112,4 +113,11 @@ register_block(
     expansion=4,
     grouped=True,
     options=Res2NetOptions,
+)
+register_block(
+    "resnest",
+    post=("netspec.families.resnest:resnest", "netspec.families.resnest_block:ResNeStBlock"),
+    expansion=4,
+    grouped=True,
+    options=ResNeStOptions,
 )
