@@ -133,7 +133,9 @@ def build(op: Op) -> nn.Module:
     if op.kind in ("module", "composite"):  # a family's own layer, named by its import path
         module, _, name = op.variant.partition(":")
         cls = getattr(importlib.import_module(module), name)
-        return cls(built(op.children)) if op.kind == "composite" else cls(*op.args)  # type: ignore[no-any-return]
+        if op.kind == "composite":
+            return cls(built(op.children), dict(op.constants))  # type: ignore[no-any-return]
+        return cls(*op.args)  # type: ignore[no-any-return]
     return _LEAVES[op.kind](op)
 
 

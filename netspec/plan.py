@@ -80,10 +80,11 @@ CLASSES = {
     "cat": "Cat",
     "radix_sum": "Sum",
     "radix_weigh": "WeighedSum",
+    "softmax": "Softmax",
 }
 # Steps of forward that are not modules: the residual add, attention's mean and product, a split and its
-# concatenation, split attention's sum over its radix splits and its weighed sum.
-FUNCTIONAL = {"add", "mul", "mean", "mean_1d", "chunk", "cat", "radix_sum", "radix_weigh"}
+# concatenation (or stack), the sum over a split attention's radix splits, their weighed sum and softmax.
+FUNCTIONAL = {"add", "mul", "mean", "mean_1d", "chunk", "cat", "radix_sum", "radix_weigh", "softmax"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +110,7 @@ class Op:
     source: str = ""  # a chunk: the tensor it is a split of
     children: tuple[Op, ...] = ()
     args: tuple[int, ...] = ()  # a `module` kind's constructor arguments
+    constants: tuple[tuple[str, int], ...] = ()  # a `composite` kind's integers, set as attributes
 
     # Kinds `module` and `composite` name their class by import path in `variant` ("package.module:Class"):
     # a module that keeps its input's shape, built as Class(*args), or a netspec.layers.Planned container,

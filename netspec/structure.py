@@ -53,12 +53,22 @@ def trace(model: nn.Module, input_shape: Shape, shapes: Mapping[str, Shape] | No
     model = copy.deepcopy(model).to("meta").eval() if _has_data(model) else model.eval()
     graph = _Tracer().trace(model)
     if shapes is not None:
-        nodes = _nodes(model, graph, input_shape, shapes)
+        nodes = _nodes(model, graph, input_shape, _with_containers(shapes))
         if nodes is not None:
             return nodes
     # No static shapes, or a block with several functional steps of one kind (Res2Net's splits and sums),
     # which the static names cannot tell apart: measure every step.
     return _nodes(model, graph, input_shape, measure_shapes(model, graph, input_shape)) or []
+
+
+def _with_containers(shapes: Mapping[str, Shape]) -> dict[str, Shape]:
+    """`shapes` (in forward order) plus each container's output: the shape of the last step inside it."""
+    containers: dict[str, Shape] = {}
+    for path, shape in shapes.items():
+        parts = path.split(".")
+        for end in range(1, len(parts)):
+            containers[".".join(parts[:end])] = shape
+    return {**containers, **shapes}
 
 
 def _nodes(model: nn.Module, graph: fx.Graph, input_shape: Shape, shapes: Mapping[str, Shape]) -> list[Node] | None:
