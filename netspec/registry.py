@@ -15,6 +15,7 @@ from pydantic import BaseModel
 from netspec.block_plans import BasicOptions
 from netspec.families.res2net import Res2NetOptions
 from netspec.families.resnest import ResNeStOptions
+from netspec.families.sknet import SelectiveKernelOptions
 from netspec.plan import PlanFunction
 
 ORDERS = ("post", "pre")
@@ -120,4 +121,17 @@ register_block(
     expansion=4,
     grouped=True,
     options=ResNeStOptions,
+)
+register_block(
+    "sk_basic",
+    post=("netspec.families.sknet:sk_basic", "netspec.families.sknet_block:SelectiveKernelBasic"),
+    expansion=1,
+    options=SelectiveKernelOptions,
+)
+register_block(
+    "sk_bottleneck",
+    post=("netspec.families.sknet:sk_bottleneck", "netspec.families.sknet_block:SelectiveKernelBottleneck"),
+    expansion=4,
+    grouped=True,
+    options=SelectiveKernelOptions,
 )

@@ -26,6 +26,7 @@ TORCHVISION += ["resnext101_32x8d", "resnext101_64x4d", "wide_resnet50_2", "wide
 TIMM = ["resnet10t", "resnet14t", "resnet18d", "resnet26", "resnet26d", "resnet34d", "resnet50c", "resnet50d"]
 TIMM += ["resnet50s", "resnet50t", "seresnet50", "seresnext50_32x4d", "ecaresnet50d", "resnetv2_50", "resnetv2_50d"]
 TIMM += ["res2net50_26w_4s", "res2net50_48w_2s", "res2next50", "resnet50_gn", "resnest14d", "resnest50d"]
+TIMM += ["skresnet18", "skresnet34", "skresnext50_32x4d"]
 PAPER_MACS = {18: 1.8, 34: 3.6, 50: 3.8, 101: 7.6, 152: 11.3}  # He et al. 2015, Table 1, x 10^9
 CIFAR_PARAMS = {20: "0.27", 32: "0.46", 44: "0.66", 56: "0.85", 110: "1.7", 1202: "19.4"}  # Table 6, millions
 KUANGLIU = [18, 34, 50, 101, 152]
