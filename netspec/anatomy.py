@@ -58,6 +58,8 @@ def output_shape(op: Op, x: Shape) -> Shape:
         return (x[0], *(conv_size(s, op.kernel, op.stride, op.pad, ceil=op.ceil) for s in x[1:]))
     if kind == "zero_pad":
         return (op.out, *(-(-s // op.stride) for s in x[1:]))
+    if kind == "pad":
+        return (x[0], *(s + 2 * op.pad for s in x[1:]))
     if kind in ("chunk", "cat", "radix_sum", "radix_weigh"):  # `out` channels of the same map
         return (op.out, *x[1:])
     if kind in ("global_avgpool", "global_maxpool", "mean"):
@@ -111,7 +113,7 @@ def _elementwise(op: Op, ins: int, outs: int) -> tuple[int, int]:
     kind = op.kind
     if kind in ("identity", "flatten", "chunk"):  # views
         return 0, 0
-    if kind in ("zero_pad", "cat"):
+    if kind in ("zero_pad", "cat", "pad"):
         return 0, outs
     if kind in ("global_avgpool", "global_maxpool", "mean", "mean_1d", "radix_sum"):
         return ins, outs

@@ -25,16 +25,16 @@ def _dropout(a: BlockArgs, channels: int) -> tuple[Op, ...]:
 
 def shortcut(a: BlockArgs, source: str) -> Op | None:
     """The shortcut `downsample`, taking the output of `source`; None for an identity shortcut."""
-    ins, out, stride, bias = a.in_channels, a.out_channels, a.stride, a.style.bias
+    ins, out, stride = a.in_channels, a.out_channels, a.stride
     changes = stride != 1 or ins != out
     if a.shortcut == "A":  # He et al. 2015: subsample and pad the new channels with zeros; no parameters
         return Op("downsample", "zero_pad", ins, out, stride=stride, source=source) if changes else None
     if a.shortcut in ("B", "C") and (changes or a.shortcut == "C"):
-        layers = [conv("0", ins, out, 1, stride, bias=bias)]
+        layers = [conv("0", ins, out, 1, stride, style=a.style)]
     elif a.shortcut == "D" and changes:
         # ResNet-D: average-pool first so that the projection sees every input position (Bag of Tricks, 2019).
         pool = Op("0", "avgpool", ins, ins, 2, stride, 0, ceil=True, count_pad=False)
-        layers = [pool if stride > 1 else Op("0", "identity", ins, ins), conv("1", ins, out, 1, bias=bias)]
+        layers = [pool if stride > 1 else Op("0", "identity", ins, ins), conv("1", ins, out, 1, style=a.style)]
     else:
         return None
     if not a.preact:  # pre-activation projections see a normalised input and have no norm of their own
@@ -97,11 +97,11 @@ def basic(a: BlockArgs) -> BlockPlan:
     """Two 3x3 convs, norm and activation after each (ResNet v1, He et al. 2015)."""
     s, w, out = a.style, a.width, a.out_channels
     ops = (
-        conv("conv1", a.in_channels, w, 3, a.stride, dilation=a.first_dilation, bias=s.bias),
+        conv("conv1", a.in_channels, w, 3, a.stride, dilation=a.first_dilation, style=s),
         norm("bn1", w, s),
         act("act1", w, s.act),
         *_dropout(a, w),
-        conv("conv2", w, out, 3, dilation=a.dilation, bias=s.bias),
+        conv("conv2", w, out, 3, dilation=a.dilation, style=s),
         norm("bn2", out, s),
         *tail(a, "bn2", "input"),
         act("act2", out, s.act),
@@ -114,13 +114,13 @@ def bottleneck(a: BlockArgs) -> BlockPlan:
     s, inner, out = a.style, bottleneck_inner(a), a.out_channels
     s1, s3 = bottleneck_strides(a)
     ops = (
-        conv("conv1", a.in_channels, inner, 1, s1, bias=s.bias),
+        conv("conv1", a.in_channels, inner, 1, s1, style=s),
         norm("bn1", inner, s),
         act("act1", inner, s.act),
-        conv("conv2", inner, inner, 3, s3, groups=a.groups, dilation=a.first_dilation, bias=s.bias),
+        conv("conv2", inner, inner, 3, s3, groups=a.groups, dilation=a.first_dilation, style=s),
         norm("bn2", inner, s),
         act("act2", inner, s.act),
-        conv("conv3", inner, out, 1, bias=s.bias),
+        conv("conv3", inner, out, 1, style=s),
         norm("bn3", out, s),
         *tail(a, "bn3", "input"),
         act("act3", out, s.act),
@@ -139,11 +139,11 @@ def preact_basic(a: BlockArgs) -> BlockPlan:
     s, w = a.style, a.width
     ops = (
         *_preact(a),
-        conv("conv1", a.in_channels, w, 3, a.stride, dilation=a.first_dilation, bias=s.bias),
+        conv("conv1", a.in_channels, w, 3, a.stride, dilation=a.first_dilation, style=s),
         norm("bn2", w, s),
         act("act2", w, s.act),
         *_dropout(a, w),
-        conv("conv2", w, a.out_channels, 3, dilation=a.dilation, bias=s.bias),
+        conv("conv2", w, a.out_channels, 3, dilation=a.dilation, style=s),
         *tail(a, "conv2", "act1"),  # a projection sees the pre-activated input, as in He et al. 2016
     )
     return BlockPlan(ops, w, "conv2")
@@ -155,13 +155,13 @@ def preact_bottleneck(a: BlockArgs) -> BlockPlan:
     s1, s3 = bottleneck_strides(a)
     ops = (
         *_preact(a),
-        conv("conv1", a.in_channels, inner, 1, s1, bias=s.bias),
+        conv("conv1", a.in_channels, inner, 1, s1, style=s),
         norm("bn2", inner, s),
         act("act2", inner, s.act),
-        conv("conv2", inner, inner, 3, s3, groups=a.groups, dilation=a.first_dilation, bias=s.bias),
+        conv("conv2", inner, inner, 3, s3, groups=a.groups, dilation=a.first_dilation, style=s),
         norm("bn3", inner, s),
         act("act3", inner, s.act),
-        conv("conv3", inner, a.out_channels, 1, bias=s.bias),
+        conv("conv3", inner, a.out_channels, 1, style=s),
         *tail(a, "conv3", "act1"),
     )
     return BlockPlan(ops, inner, "conv3")

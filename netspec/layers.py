@@ -71,6 +71,16 @@ class EfficientChannelAttention(Planned):
         return x * y.expand_as(x)  # type: ignore[no-any-return]
 
 
+class StdConv2d(nn.Conv2d):
+    """A conv with weight standardization (Qiao et al. 2019): each filter is normalised before use, as in
+    BiT (Kolesnikov et al. 2020), with timm's arithmetic and BiT's eps, so that BiT's weights give its outputs."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        flat = self.weight.reshape(1, self.out_channels, -1)
+        weight = F.batch_norm(flat, None, None, training=True, momentum=0.0, eps=1e-8).reshape_as(self.weight)
+        return F.conv2d(x, weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
+
+
 class DropPath(nn.Module):
     """Stochastic depth: drop a residual branch per sample while training (Huang et al. 2016)."""
 
@@ -104,8 +114,11 @@ def _norm(op: Op) -> nn.Module:
     return cls() if op.variant == "none" else cls(op.out)  # type: ignore[no-any-return]
 
 
+_CONVS: dict[str, type[nn.Conv2d]] = {"": nn.Conv2d, "plain": nn.Conv2d, "std": StdConv2d}
 _LEAVES: dict[str, Callable[[Op], nn.Module]] = {
-    "conv": lambda op: nn.Conv2d(op.ins, op.out, op.kernel, op.stride, op.pad, op.dilation, op.groups, op.bias),
+    "conv": lambda op: _CONVS[op.variant](
+        op.ins, op.out, op.kernel, op.stride, op.pad, op.dilation, op.groups, op.bias
+    ),
     "conv1d": lambda op: nn.Conv1d(op.ins, op.out, op.kernel, op.stride, op.pad, op.dilation, op.groups, op.bias),
     "linear": lambda op: nn.Linear(op.ins, op.out),
     "act": _act,
@@ -116,6 +129,7 @@ _LEAVES: dict[str, Callable[[Op], nn.Module]] = {
     "global_maxpool": lambda op: nn.AdaptiveMaxPool2d(1),
     "flatten": lambda op: nn.Flatten(1),
     "identity": lambda op: nn.Identity(),
+    "pad": lambda op: nn.ConstantPad2d(op.pad, 0.0),
     "dropout": lambda op: nn.Dropout(op.p),
     "sigmoid": lambda op: nn.Sigmoid(),
     "drop_path": lambda op: DropPath(op.p),

@@ -65,7 +65,7 @@ class NetworkPlan:
 
 
 def style(block: BlockSettings) -> Style:
-    return Style(block.norm, block.norm_groups, block.act)
+    return Style(block.norm, block.norm_groups, block.act, block.conv)
 
 
 def stages(spec: Spec) -> Iterator[StageArgs]:
@@ -111,7 +111,7 @@ def stem(spec: Spec) -> tuple[Op, ...]:
     for i, layer in enumerate(spec.stem.layers()):
         if i > 0:
             convs += [norm(f"{3 * i - 2}", channels, s), act(f"{3 * i - 1}", channels, s.act)]
-        convs.append(conv(f"{3 * i}", channels, layer.width, layer.kernel, layer.stride, bias=layer.bias))
+        convs.append(conv(f"{3 * i}", channels, layer.width, layer.kernel, layer.stride, s, bias=layer.bias))
         channels = layer.width
     first = replace(convs[0], name="conv1")
     ops = [first if len(convs) == 1 else Op("conv1", "sequential", first.ins, channels, children=tuple(convs))]
@@ -122,6 +122,8 @@ def stem(spec: Spec) -> tuple[Op, ...]:
         ops.append(Op("maxpool", "maxpool", channels, channels, 3, 2))
     elif pool == "avg":
         ops.append(Op("avgpool_stem", "avgpool", channels, channels, 3, 2))
+    elif pool == "max_zero_pad":  # BiT's "fixed" padding: zeros, which a max can pick, unlike the pool's own
+        ops += [Op("pad", "pad", channels, channels, padding=1), Op("maxpool", "maxpool", channels, channels, 3, 2, 0)]
     return tuple(ops)
 
 

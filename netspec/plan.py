@@ -48,6 +48,8 @@ ACTIVATIONS: dict[str, Activation] = {
     "tanh": Activation("Tanh", False),
     "identity": Activation("Identity", False),
 }
+# Conv kinds: plain, or with weight standardization (Qiao et al. 2019) as BiT uses it (timm's StdConv2d, eps 1e-8).
+CONVS = {"plain": "Conv2d", "std": "StdConv2d"}
 NORMS: dict[str, NormKind] = {
     "batch": NormKind("BatchNorm2d", 2, 2, 1),  # running mean and variance, num_batches_tracked
     "group": NormKind("GroupNorm", 2, 0),
@@ -67,6 +69,7 @@ CLASSES = {
     "identity": "Identity",
     "dropout": "Dropout",
     "sigmoid": "Sigmoid",
+    "pad": "ConstantPad2d",
     "drop_path": "DropPath",
     "zero_pad": "ZeroPadShortcut",
     "sequential": "Sequential",
@@ -131,6 +134,8 @@ class Op:
             return ACTIVATIONS[self.variant].cls
         if self.kind == "norm":
             return NORMS[self.variant].cls
+        if self.kind == "conv" and self.variant:
+            return CONVS[self.variant]
         if self.kind in ("module", "composite"):
             return self.variant.rpartition(":")[2]
         return CLASSES[self.kind]
@@ -143,6 +148,7 @@ class Style:
     norm: str = "batch"
     norm_groups: int = 32
     act: str = "relu"
+    conv: str = "plain"  # a key of CONVS
 
     @property
     def bias(self) -> bool:
@@ -199,7 +205,11 @@ class PlanError(ValueError):
         self.field, self.message = field, message
 
 
-def conv(name: str, ins: int, out: int, kernel: int = 3, stride: int = 1, **kw: Any) -> Op:
+def conv(name: str, ins: int, out: int, kernel: int = 3, stride: int = 1, style: Style | None = None, **kw: Any) -> Op:
+    """A conv; one of a block's main convs takes its kind and bias from the block's `style` (attention's
+    convs, which do not, have a bias and are plain)."""
+    if style is not None:
+        kw = {"bias": style.bias, "variant": style.conv, **kw}
     return Op(name, "conv", ins, out, kernel, stride, **kw)
 
 

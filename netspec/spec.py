@@ -27,6 +27,8 @@ Shortcut = Literal["A", "B", "C", "D"]
 Attention = Literal["none", "se", "eca"]
 StemPreset = Literal["imagenet", "cifar", "deep", "deep_tiered"]
 Pool = Literal["max", "avg", "none"]
+StemPool = Literal["max", "avg", "none", "max_zero_pad"]
+Conv = Literal["plain", "std"]
 STEM_PRESETS: tuple[str, ...] = StemPreset.__args__  # type: ignore[attr-defined]
 
 Positive = Annotated[int, Field(ge=1)]
@@ -72,7 +74,9 @@ class Stem(_Model):
     preset: StemPreset | None = Field(None, description="imagenet, cifar, deep or deep_tiered (the default: imagenet)")
     width: Positive | None = Field(None, description="output channels of a preset stem (default 64)")
     convs: tuple[StemConv, ...] | None = _listed("explicit convs, instead of a preset", min_length=1, default=None)
-    pool: Pool | None = Field(None, description="pool after the convs (default: max, but none for cifar)")
+    pool: StemPool | None = Field(
+        None, description="pool after the convs (default: max, but none for cifar); max_zero_pad: BiT's fixed padding"
+    )
     norm: bool | None = Field(None, description="norm + activation after the last conv (default: post-act only)")
 
     @model_validator(mode="before")
@@ -108,7 +112,7 @@ class Stem(_Model):
         }[self.preset or "imagenet"]
         return tuple(StemConv(width=c, kernel=kernel, stride=stride if i == 0 else 1) for i, c in enumerate(widths))
 
-    def pool_kind(self) -> Pool:
+    def pool_kind(self) -> StemPool:
         if self.pool is not None:
             return self.pool
         return "none" if self.convs is not None or self.preset == "cifar" else "max"
@@ -125,6 +129,7 @@ class BlockSettings(_Model):
     expansion: Positive | None = Field(None, description="output channels / width (default: basic 1, bottleneck 4)")
     shortcut: Shortcut = Field("B", description="A: zero-pad identity, B: project on change, C: always, D: avgpool")
     shortcut_act: bool = Field(False, description="end projection shortcuts with the activation, after their norm")
+    conv: Conv = Field("plain", description="plain, or std: weight-standardised convs (Qiao et al. 2019), as in BiT")
     norm: Norm = Field("batch", description="batch, group, frozen_batch or none")
     norm_groups: Positive = Field(32, description="groups of group norm")
     act: Activation = Field("relu", description="activation function")
@@ -168,6 +173,7 @@ class Stage(_Model):
     expansion: Positive | None = _override("expansion")
     shortcut: Shortcut | None = _override("shortcut")
     shortcut_act: bool | None = _override("shortcut_act")
+    conv: Conv | None = _override("conv")
     norm: Norm | None = _override("norm")
     norm_groups: Positive | None = _override("norm_groups")
     act: Activation | None = _override("act")

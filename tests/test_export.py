@@ -54,6 +54,18 @@ def test_optimizing_folds_every_norm_that_follows_a_conv() -> None:
     }
 
 
+def test_optimizing_leaves_a_norm_after_a_weight_standardised_conv() -> None:
+    # A norm folded into a conv that standardises its weights would be standardised away: outputs would change.
+    # (The fold never sees one: fx traces into netspec's StdConv2d, so its conv is a function, not a module.)
+    model = with_random_statistics(netspec.build("resnet18", block={"conv": "std"}))
+    optimized = netspec.optimize_for_inference(model)
+    assert isinstance(optimized.get_submodule("layer1.0.bn1"), nn.BatchNorm2d)
+    x = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        expected, got = model(x), optimized(x)
+    assert ((got - expected).abs().max() / expected.abs().max()).item() < 1e-5
+
+
 def test_build_on_the_meta_device_allocates_no_weights() -> None:
     start = time.perf_counter()
     model = netspec.build("resnet152", device="meta")

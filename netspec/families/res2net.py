@@ -27,20 +27,20 @@ def res2net(a: BlockArgs) -> BlockPlan:
     s, width, out = a.style, bottleneck_inner(a), a.out_channels
     # A block that strides or projects has no hierarchy: each branch sees only its own split (timm's is_first).
     first = a.stride > 1 or shortcut(a, "input") is not None
-    ops = [conv("conv1", a.in_channels, width * scale, 1, bias=s.bias), norm("bn1", width * scale, s)]
+    ops = [conv("conv1", a.in_channels, width * scale, 1, style=s), norm("bn1", width * scale, s)]
     ops.append(act("act1", width * scale, s.act))
     branches = max(1, scale - 1)
     for i in range(branches):
         ops.append(Op(f"split{i}", "chunk", width * scale, width, source="act1"))
         if i > 0 and not first:
             ops.append(Op(f"sum{i}", "add", width, width, inplace=False))  # + the previous branch's output
-        ops.append(conv(f"convs.{i}", width, width, 3, a.stride, groups=a.groups, dilation=a.first_dilation))
+        ops.append(conv(f"convs.{i}", width, width, 3, a.stride, style=s, groups=a.groups, dilation=a.first_dilation))
         ops += [norm(f"bns.{i}", width, s), act(f"acts.{i}", width, s.act)]
     if scale > 1:
         ops.append(Op(f"split{scale - 1}", "chunk", width * scale, width, source="act1"))
         if first:  # timm keeps count_include_pad, as the original weights were trained with it
             ops.append(Op("pool", "avgpool", width, width, 3, a.stride, 1))
     ops.append(Op("cat", "cat", width * scale, width * scale))
-    ops += [conv("conv3", width * scale, out, 1, bias=s.bias), norm("bn3", out, s)]
+    ops += [conv("conv3", width * scale, out, 1, style=s), norm("bn3", out, s)]
     ops += [*tail(a, "bn3", "input"), act("act3", out, s.act)]
     return BlockPlan(tuple(ops), width * scale, "bn3", (("width", width), ("scale", scale)))

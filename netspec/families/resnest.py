@@ -30,7 +30,7 @@ def split_attention(a: BlockArgs, channels: int, stride: int, radix: int) -> Op:
     s, c, wide, groups = a.style, channels, channels * radix, a.groups
     attn = make_divisible(c * radix * 0.25, 8, min_value=32, round_limit=0.9)
     layers = (
-        conv("conv", c, wide, 3, stride, groups=groups * radix, dilation=a.first_dilation),
+        conv("conv", c, wide, 3, stride, style=s, groups=groups * radix, dilation=a.first_dilation),
         norm("bn0", wide, s),
         act("act0", wide, s.act),
         *([Op("sum", "radix_sum", wide, c)] if radix > 1 else []),
@@ -51,9 +51,9 @@ def resnest(a: BlockArgs) -> BlockPlan:
     s, width, out = a.style, bottleneck_inner(a), a.out_channels
     pooled = o.avd and a.stride > 1
     pool = Op("avd_first" if o.avd_first else "avd_last", "avgpool", width, width, 3, a.stride, 1)
-    ops = [conv("conv1", a.in_channels, width, 1, bias=s.bias), norm("bn1", width, s), act("act1", width, s.act)]
+    ops = [conv("conv1", a.in_channels, width, 1, style=s), norm("bn1", width, s), act("act1", width, s.act)]
     ops += [pool] if pooled and o.avd_first else []
     ops.append(split_attention(a, width, 1 if pooled else a.stride, o.radix))
     ops += [pool] if pooled and not o.avd_first else []
-    ops += [conv("conv3", width, out, 1, bias=s.bias), norm("bn3", out, s)]
+    ops += [conv("conv3", width, out, 1, style=s), norm("bn3", out, s)]
     return BlockPlan((*ops, *tail(a, "bn3", "input"), act("act3", out, s.act)), width, "bn3")

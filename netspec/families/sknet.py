@@ -32,7 +32,7 @@ class SelectiveKernelOptions(BaseModel):
 
 def conv_norm_act(name: str, ins: int, out: int, kernel: int, style: Style, relu: bool, **kw: int) -> Op:
     """timm's ConvNormAct: `conv`, `bn` and, unless the add follows, `act`."""
-    layers = [conv("conv", ins, out, kernel, **kw), norm("bn", out, style)]
+    layers = [conv("conv", ins, out, kernel, style=style, **kw), norm("bn", out, style)]
     layers += [act("act", out, style.act)] if relu else []
     return Op(name, "composite", ins, out, variant=f"{CLASSES}:ConvNormAct", children=tuple(layers))
 
