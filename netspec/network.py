@@ -122,6 +122,9 @@ def stem(spec: Spec) -> tuple[Op, ...]:
         ops.append(Op("maxpool", "maxpool", channels, channels, 3, 2))
     elif pool == "avg":
         ops.append(Op("avgpool_stem", "avgpool", channels, channels, 3, 2))
+    elif pool == "conv":  # ResNet-RS replaces the pool by a strided conv; timm keeps the name maxpool
+        layers = (conv("0", channels, channels, 3, 2), norm("1", channels, s), act("2", channels, s.act))
+        ops.append(Op("maxpool", "sequential", channels, channels, children=layers))
     elif pool == "max_zero_pad":  # BiT's "fixed" padding: zeros, which a max can pick, unlike the pool's own
         ops += [Op("pad", "pad", channels, channels, padding=1), Op("maxpool", "maxpool", channels, channels, 3, 2, 0)]
     return tuple(ops)

@@ -27,7 +27,7 @@ Shortcut = Literal["A", "B", "C", "D"]
 Attention = Literal["none", "se", "eca"]
 StemPreset = Literal["imagenet", "cifar", "deep", "deep_tiered"]
 Pool = Literal["max", "avg", "none"]
-StemPool = Literal["max", "avg", "none", "max_zero_pad"]
+StemPool = Literal["max", "avg", "none", "max_zero_pad", "conv"]
 Conv = Literal["plain", "std"]
 STEM_PRESETS: tuple[str, ...] = StemPreset.__args__  # type: ignore[attr-defined]
 
@@ -75,7 +75,9 @@ class Stem(_Model):
     width: Positive | None = Field(None, description="output channels of a preset stem (default 64)")
     convs: tuple[StemConv, ...] | None = _listed("explicit convs, instead of a preset", min_length=1, default=None)
     pool: StemPool | None = Field(
-        None, description="pool after the convs (default: max, but none for cifar); max_zero_pad: BiT's fixed padding"
+        None,
+        description="pool after the convs (default: max, but none for cifar); max_zero_pad: BiT's fixed padding; "
+        "conv: a strided 3x3 conv, norm and activation instead (ResNet-RS)",
     )
     norm: bool | None = Field(None, description="norm + activation after the last conv (default: post-act only)")
 
