@@ -52,7 +52,7 @@ def conv_size(size: int, kernel: int, stride: int, padding: int, dilation: int =
 def output_shape(op: Op, x: Shape) -> Shape:
     """The shape `op` outputs for an input of shape `x`."""
     kind = op.kind
-    if kind in ("conv", "conv1d"):
+    if kind in ("conv", "conv1d", "blur"):
         return (op.out, *(conv_size(s, op.kernel, op.stride, op.pad, op.dilation) for s in x[1:]))
     if kind in ("maxpool", "avgpool"):
         return (x[0], *(conv_size(s, op.kernel, op.stride, op.pad, ceil=op.ceil) for s in x[1:]))
@@ -90,8 +90,11 @@ def layer(op: Op, path: str, x: Shape, y: Shape, part: str) -> Layer:
     if kind == "act":
         real = op.variant != "identity"
         return Layer(path, op.cls, y, ops=size * real, new=size * (real and not op.inplace), part=part)
+    note = f"{op.kernel}x{op.kernel}/{op.stride}"
+    if kind == "blur":  # a fixed depthwise filter (a buffer) after reflection padding
+        area = op.kernel**2
+        return Layer(path, op.cls, y, 0, y[0] * area, macs=size * area, new=size, note=note, part=part)
     if kind in ("maxpool", "avgpool"):
-        note = f"{op.kernel}x{op.kernel}/{op.stride}"
         return Layer(path, op.cls, y, ops=size * op.kernel**2, new=size, note=note, part=part)
     ops, new = _elementwise(op, numel(x), size)
     return Layer(path, op.cls, y, ops=ops, new=new, module=op.module, part=part)

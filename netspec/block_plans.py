@@ -18,6 +18,16 @@ class BasicOptions(BaseModel):
     )
 
 
+def _blur(a: BlockArgs, channels: int) -> tuple[int, tuple[Op, ...]]:
+    """(stride of the 3x3 conv, the blur pool after its activation): anti-aliased blocks (Zhang 2019) move a
+    block's stride from its 3x3 conv to a blur pool, as timm's aa_layer does."""
+    if a.aa == "none" or a.stride == 1:
+        return a.stride, ()
+    if a.preact:
+        raise PlanError("aa", "blur pooling is planned for post-activation blocks only; use order: post")
+    return 1, (Op("aa", "blur", channels, channels, 3, a.stride),)
+
+
 def _dropout(a: BlockArgs, channels: int) -> tuple[Op, ...]:
     p = a.options.dropout if isinstance(a.options, BasicOptions) else 0.0
     return (Op("dropout", "dropout", channels, channels, p=p),) if p > 0 else ()
@@ -96,10 +106,12 @@ def bottleneck_inner(a: BlockArgs) -> int:
 def basic(a: BlockArgs) -> BlockPlan:
     """Two 3x3 convs, norm and activation after each (ResNet v1, He et al. 2015)."""
     s, w, out = a.style, a.width, a.out_channels
+    stride, blur = _blur(a, w)
     ops = (
-        conv("conv1", a.in_channels, w, 3, a.stride, dilation=a.first_dilation, style=s),
+        conv("conv1", a.in_channels, w, 3, stride, dilation=a.first_dilation, style=s),
         norm("bn1", w, s),
         act("act1", w, s.act),
+        *blur,
         *_dropout(a, w),
         conv("conv2", w, out, 3, dilation=a.dilation, style=s),
         norm("bn2", out, s),
@@ -113,6 +125,7 @@ def bottleneck(a: BlockArgs) -> BlockPlan:
     """1x1 reduce, 3x3 (grouped), 1x1 expand, norm and activation after each (ResNet v1 / v1.5, ResNeXt)."""
     s, inner, out = a.style, bottleneck_inner(a), a.out_channels
     s1, s3 = bottleneck_strides(a)
+    s3, blur = _blur(a, inner) if s3 > 1 else (s3, ())
     ops = (
         conv("conv1", a.in_channels, inner, 1, s1, style=s),
         norm("bn1", inner, s),
@@ -120,6 +133,7 @@ def bottleneck(a: BlockArgs) -> BlockPlan:
         conv("conv2", inner, inner, 3, s3, groups=a.groups, dilation=a.first_dilation, style=s),
         norm("bn2", inner, s),
         act("act2", inner, s.act),
+        *blur,
         conv("conv3", inner, out, 1, style=s),
         norm("bn3", out, s),
         *tail(a, "bn3", "input"),
@@ -129,6 +143,7 @@ def bottleneck(a: BlockArgs) -> BlockPlan:
 
 
 def _preact(a: BlockArgs) -> tuple[Op, Op]:
+    _blur(a, a.in_channels)  # refuses anti-aliasing, which the pre-activation forms do not plan
     # Without a norm, an in-place activation would overwrite the input that the identity shortcut adds back.
     s = a.style
     return norm("bn1", a.in_channels, s), act("act1", a.in_channels, s.act, inplace=s.norm != "none")

@@ -14,7 +14,7 @@ class Block(Planned):
     """A residual block built from its plan. Attention, stochastic depth and a projection shortcut are
     optional: the plan leaves them out where the spec does not ask for them, and forward skips them."""
 
-    optional: ClassVar[tuple[str, ...]] = ("se", "drop_path", "downsample")
+    optional: ClassVar[tuple[str, ...]] = ("aa", "se", "drop_path", "downsample")
 
 
 class BasicBlock(Block):
@@ -27,6 +27,8 @@ class BasicBlock(Block):
         out = self.conv1(x)
         out = self.bn1(out)
         out = self.act1(out)
+        if self.aa is not None:  # anti-aliased: the blur pool strides instead of conv1
+            out = self.aa(out)
         if self.dropout is not None:
             out = self.dropout(out)
         out = self.conv2(out)
@@ -52,6 +54,8 @@ class Bottleneck(Block):
         out = self.conv2(out)
         out = self.bn2(out)
         out = self.act2(out)
+        if self.aa is not None:  # anti-aliased: the blur pool strides instead of conv2
+            out = self.aa(out)
         out = self.conv3(out)
         out = self.bn3(out)
         if self.se is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import math
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -81,6 +82,23 @@ class StdConv2d(nn.Conv2d):
         return F.conv2d(x, weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
 
 
+class BlurPool2d(nn.Module):
+    """Anti-aliased downsampling (Zhang 2019): reflect-pad, blur with a binomial filter, subsample; timm's
+    layer, whose filter is a buffer it does not save."""
+
+    def __init__(self, channels: int, kernel: int = 3, stride: int = 2) -> None:
+        super().__init__()
+        self.channels, self.stride, self.padding = channels, stride, [(stride - 1 + kernel - 1) // 2] * 4
+        coefficients = torch.tensor([math.comb(kernel - 1, k) for k in range(kernel)], dtype=torch.float32)
+        coefficients = coefficients / 2 ** (kernel - 1)
+        blur = (coefficients[:, None] * coefficients[None, :])[None, None].repeat(channels, 1, 1, 1)
+        self.register_buffer("filt", blur, persistent=False)
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = F.pad(x, self.padding, mode="reflect")
+        return F.conv2d(x, self.filt, stride=self.stride, groups=self.channels)  # type: ignore[arg-type]
+
+
 class DropPath(nn.Module):
     """Stochastic depth: drop a residual branch per sample while training (Huang et al. 2016)."""
 
@@ -130,6 +148,7 @@ _LEAVES: dict[str, Callable[[Op], nn.Module]] = {
     "flatten": lambda op: nn.Flatten(1),
     "identity": lambda op: nn.Identity(),
     "pad": lambda op: nn.ConstantPad2d(op.pad, 0.0),
+    "blur": lambda op: BlurPool2d(op.out, op.kernel, op.stride),
     "dropout": lambda op: nn.Dropout(op.p),
     "sigmoid": lambda op: nn.Sigmoid(),
     "drop_path": lambda op: DropPath(op.p),

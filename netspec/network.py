@@ -92,6 +92,7 @@ def stages(spec: Spec) -> Iterator[StageArgs]:
             attn_divisor=block.attn_divisor,
             shortcut=block.shortcut,
             shortcut_act=block.shortcut_act,
+            aa=block.aa,
             options=kind.options.model_validate(block.options) if kind.options is not None else None,
         )
         yield StageArgs(i, stage, block, first, kind, start, total)
@@ -125,6 +126,9 @@ def stem(spec: Spec) -> tuple[Op, ...]:
     elif pool == "conv":  # ResNet-RS replaces the pool by a strided conv; timm keeps the name maxpool
         layers = (conv("0", channels, channels, 3, 2), norm("1", channels, s), act("2", channels, s.act))
         ops.append(Op("maxpool", "sequential", channels, channels, children=layers))
+    elif pool == "max_blur":  # anti-aliased: the max pool keeps the size, a blur pool strides (Zhang 2019)
+        blur = (Op("0", "maxpool", channels, channels, 3, 1), Op("1", "blur", channels, channels, 3, 2))
+        ops.append(Op("maxpool", "sequential", channels, channels, children=blur))
     elif pool == "max_zero_pad":  # BiT's "fixed" padding: zeros, which a max can pick, unlike the pool's own
         ops += [Op("pad", "pad", channels, channels, padding=1), Op("maxpool", "maxpool", channels, channels, 3, 2, 0)]
     return tuple(ops)

@@ -70,6 +70,7 @@ CLASSES = {
     "dropout": "Dropout",
     "sigmoid": "Sigmoid",
     "pad": "ConstantPad2d",
+    "blur": "BlurPool2d",
     "drop_path": "DropPath",
     "zero_pad": "ZeroPadShortcut",
     "sequential": "Sequential",
@@ -176,6 +177,7 @@ class BlockArgs:
     attn_divisor: int = 8
     shortcut: str = "B"
     shortcut_act: bool = False
+    aa: str = "none"  # blur: a blur pool strides instead of the 3x3 conv
     drop_path: float = 0.0
     options: Any = None  # the block type's own settings (a pydantic model), if it declares any
 

@@ -27,7 +27,8 @@ Shortcut = Literal["A", "B", "C", "D"]
 Attention = Literal["none", "se", "eca"]
 StemPreset = Literal["imagenet", "cifar", "deep", "deep_tiered"]
 Pool = Literal["max", "avg", "none"]
-StemPool = Literal["max", "avg", "none", "max_zero_pad", "conv"]
+StemPool = Literal["max", "avg", "none", "max_zero_pad", "conv", "max_blur"]
+AntiAlias = Literal["none", "blur"]
 Conv = Literal["plain", "std"]
 STEM_PRESETS: tuple[str, ...] = StemPreset.__args__  # type: ignore[attr-defined]
 
@@ -77,7 +78,8 @@ class Stem(_Model):
     pool: StemPool | None = Field(
         None,
         description="pool after the convs (default: max, but none for cifar); max_zero_pad: BiT's fixed padding; "
-        "conv: a strided 3x3 conv, norm and activation instead (ResNet-RS)",
+        "conv: a strided 3x3 conv, norm and activation instead (ResNet-RS); max_blur: a stride-1 max pool, then "
+        "a blur pool that strides (Zhang 2019)",
     )
     norm: bool | None = Field(None, description="norm + activation after the last conv (default: post-act only)")
 
@@ -132,6 +134,9 @@ class BlockSettings(_Model):
     shortcut: Shortcut = Field("B", description="A: zero-pad identity, B: project on change, C: always, D: avgpool")
     shortcut_act: bool = Field(False, description="end projection shortcuts with the activation, after their norm")
     conv: Conv = Field("plain", description="plain, or std: weight-standardised convs (Qiao et al. 2019), as in BiT")
+    aa: AntiAlias = Field(
+        "none", description="blur: a strided block's 3x3 conv does not stride; a blur pool after it does (Zhang 2019)"
+    )
     norm: Norm = Field("batch", description="batch, group, frozen_batch or none")
     norm_groups: Positive = Field(32, description="groups of group norm")
     act: Activation = Field("relu", description="activation function")
@@ -176,6 +181,7 @@ class Stage(_Model):
     shortcut: Shortcut | None = _override("shortcut")
     shortcut_act: bool | None = _override("shortcut_act")
     conv: Conv | None = _override("conv")
+    aa: AntiAlias | None = _override("aa")
     norm: Norm | None = _override("norm")
     norm_groups: Positive | None = _override("norm_groups")
     act: Activation | None = _override("act")

@@ -314,3 +314,9 @@ def test_block_options_are_validated_by_the_block_types_own_model(write: Write, 
 def test_options_on_a_block_type_that_has_none(write: Write, cli: Cli) -> None:
     write("netspec: 1\nblock: {type: bottleneck, options: {dropout: 0.3}}\n" + RESNET18_STAGES)
     assert_fails(cli, ["validate", "spec.yaml"], "spec.yaml:2:36: block.options: bottleneck blocks take no options")
+
+
+def test_a_block_type_that_cannot_plan_the_settings_says_which_field(write: Write, cli: Cli) -> None:
+    write("netspec: 1\nblock: {type: basic, order: pre, aa: blur}\n" + RESNET18_STAGES)
+    message = "block.aa: blur pooling is planned for post-activation blocks only; use order: post"
+    assert_fails(cli, ["validate", "spec.yaml"], f"spec.yaml:2:38: {message}")
