@@ -1,7 +1,7 @@
 """Checkpoints in other libraries' layouts, renamed into netspec's (torchvision's) layout.
 
 netspec names modules as torchvision does, so torchvision and timm `resnet.py` checkpoints load as they are;
-timm's ResNetV2 is renamed by the rules below (the table is in docs/weights.md).
+timm's ResNetV2 and torchvision's RegNets are renamed by the rules below (the table is in docs/weights.md).
 """
 
 from __future__ import annotations
@@ -29,21 +29,37 @@ _V2_RULES: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = [
 ]
 
 
+_REGNET_RULES: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = [
+    (re.compile(r"^stem\.0\."), lambda m: "conv1."),
+    (re.compile(r"^stem\.1\."), lambda m: "bn1."),
+    (re.compile(r"^trunk_output\.block(\d+)\.block\d+-(\d+)\."), lambda m: f"layer{m[1]}.{m[2]}."),
+]
+
+
 def is_timm_resnetv2(state: Mapping[str, Tensor]) -> bool:
     return any(k.startswith("stages.") for k in state) and any(k.startswith("stem.") for k in state)
 
 
+def is_torchvision_regnet(state: Mapping[str, Tensor]) -> bool:
+    return any(k.startswith("trunk_output.") for k in state)
+
+
 def to_netspec_layout(state: Mapping[str, Tensor], target: Mapping[str, Tensor], path: Path) -> dict[str, Tensor]:
-    """`state` renamed to match `target` (a model's state_dict): DDP's `module.` prefix and timm's ResNetV2."""
+    """`state` renamed to match `target` (a model's state_dict): DDP's `module.` prefix, timm's ResNetV2 and
+    torchvision's RegNet."""
     renamed = {k.removeprefix("module."): v for k, v in state.items()}
     if len(renamed) < len(state):
         twice = sorted(k for k in state if k.startswith("module.") and k.removeprefix("module.") in state)
         raise NetspecError(f"{path}: the checkpoint holds both '{twice[0]}' and '{twice[0][7:]}'; which to load?")
-    if not is_timm_resnetv2(renamed):
+    if is_torchvision_regnet(renamed):
+        rules = _REGNET_RULES
+    elif is_timm_resnetv2(renamed):
+        rules = _V2_RULES
+    else:
         return renamed
     out: dict[str, Tensor] = {}
     for key, value in renamed.items():
-        for pattern, replace in _V2_RULES:
+        for pattern, replace in rules:
             if pattern.match(key):
                 key = pattern.sub(replace, key, count=1)
                 break

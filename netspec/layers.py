@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import math
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -159,8 +160,11 @@ COMPOSITES: dict[str, type[Planned]] = {"se": SqueezeExcite, "eca": EfficientCha
 
 def build(op: Op) -> nn.Module:
     """The module a planned op stands for; containers are built from their children."""
-    if op.kind == "sequential":
-        return nn.Sequential(*(build(child) for child in op.children))
+    if op.kind == "sequential":  # numbered children, or named ones (torchvision's RegNet names them a, b, se, c)
+        layers = [(child.name, build(child)) for child in op.children if child.module]
+        if all(name == str(i) for i, (name, _) in enumerate(layers)):
+            return nn.Sequential(*(layer for _, layer in layers))
+        return nn.Sequential(OrderedDict(layers))
     if op.kind in COMPOSITES:
         return COMPOSITES[op.kind](built(op.children))
     if op.kind in ("module", "composite"):  # a family's own layer, named by its import path

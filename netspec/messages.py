@@ -105,8 +105,9 @@ def _unknown_field(name: str, known: list[str]) -> str:
 
 
 def _suggested_fields(details: list[ErrorDetails], model: type[BaseModel]) -> set[Loc]:
-    """Missing fields that a 'did you mean' already points at: reporting them again is noise."""
-    out: set[Loc] = set()
+    """Missing fields that a 'did you mean' already points at, or that a wrong `regnet` would have given:
+    reporting them again is noise."""
+    out: set[Loc] = {("stages",)} if any(err["loc"][:1] == ("regnet",) for err in details) else set()
     for err in details:
         if err["type"] == "extra_forbidden":
             parent = tuple(err["loc"][:-1])

@@ -13,6 +13,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from netspec.block_plans import BasicOptions
+from netspec.families.regnet import RegNetOptions
 from netspec.families.res2net import Res2NetOptions
 from netspec.families.resnest import ResNeStOptions
 from netspec.families.sknet import SelectiveKernelOptions
@@ -134,4 +135,10 @@ register_block(
     expansion=4,
     grouped=True,
     options=SelectiveKernelOptions,
+)
+register_block(
+    "regnet",
+    post=("netspec.families.regnet:regnet", "netspec.families.regnet_block:RegNetBlock"),
+    expansion=1,
+    options=RegNetOptions,
 )

@@ -1,4 +1,5 @@
-"""The JSON Schema of a spec *file*: the Spec model's schema, plus `extends`, which relaxes `required`."""
+"""The JSON Schema of a spec *file*: the Spec model's schema, plus `extends`, which relaxes `required`, as
+`regnet` does for stages."""
 
 from __future__ import annotations
 
@@ -20,8 +21,10 @@ def file_schema() -> dict[str, Any]:
         "type": "string",
         "description": "builtin spec name or path relative to this file; its fields are deep-merged under ours",
     }
-    schema["if"] = {"not": {"required": ["extends"]}}
+    # A file that extends another may leave out stages; so may one that gives `regnet`, which then replaces them.
+    schema["if"] = {"not": {"anyOf": [{"required": ["extends"]}, {"required": ["regnet"]}]}}
     schema["then"] = {"required": [r for r in required if r != "name"]}
+    schema["not"] = {"required": ["regnet", "stages"]}
     schema["required"] = ["netspec"]
     return {"$schema": "https://json-schema.org/draft/2020-12/schema", "$id": SCHEMA_ID, **schema}
 

@@ -4,12 +4,21 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, GetJsonSchemaHandler, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    GetJsonSchemaHandler,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema, PydanticCustomError
 
 from netspec.checks import problems
 from netspec.errors import did_you_mean, unprintable
+from netspec.families.regnet import expand
 from netspec.plan import ACTIVATIONS, NORMS
 from netspec.registry import block_names
 
@@ -200,6 +209,30 @@ class Stage(_Model):
         return BlockSettings.model_validate({**defaults.model_dump(), **overrides})
 
 
+class RegNetDesign(_Model):
+    """A RegNet in the terms of its paper (Radosavovic et al. 2020), which netspec expands into `stages`."""
+
+    depth: Positive = Field(description="blocks in all")
+    w0: Positive = Field(description="the first block's width, a multiple of 8")
+    wa: Annotated[float, Field(ge=0.0, strict=False)] = Field(description="the widths' linear slope")
+    wm: Annotated[float, Field(gt=1.0, strict=False)] = Field(description="the step between stage widths")
+    group_width: Positive = Field(description="channels per group of the 3x3 convs")
+    bottleneck_ratio: Annotated[float, Field(gt=0.0, strict=False)] = Field(1.0, description="inner / block width")
+    se_ratio: Annotated[float, Field(ge=0.0, lt=1.0, strict=False)] = Field(
+        0.0, description="SE channels / a block's input channels; 0: RegNetX, no SE"
+    )
+
+    @field_validator("w0")
+    @classmethod
+    def _quantised(cls, w0: int) -> int:
+        if w0 % 8:
+            raise PydanticCustomError("w0", "w0 must be a multiple of 8, as widths are quantised to 8")
+        return w0
+
+    def stages(self) -> list[dict[str, Any]]:
+        return expand(self.depth, self.w0, self.wa, self.wm, self.group_width, self.bottleneck_ratio)
+
+
 class Head(_Model):
     """Global pool, optional hidden layers, and the classifier."""
 
@@ -222,6 +255,26 @@ class Spec(_Model):
     block: BlockSettings = Field(default_factory=BlockSettings, description="block settings for every stage")
     stages: tuple[Stage, ...] = _listed("the stages, in order; stage i is layer{i+1}", min_length=1)
     head: Head = Field(default_factory=Head, description="pool and classifier")
+    regnet: RegNetDesign | None = Field(
+        None, description="a RegNet by its design parameters, expanded into stages and regnet blocks (no stages then)"
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _expand_regnet(cls, data: Any) -> Any:
+        """Stages and block options from `regnet`, whose values the spec then holds as stages."""
+        if not isinstance(data, dict) or not isinstance(data.get("regnet"), dict):
+            return data
+        if "stages" in data:
+            raise PydanticCustomError("regnet_stages", "give either regnet or stages, not both")
+        try:
+            design = RegNetDesign.model_validate(data["regnet"])
+        except ValidationError:
+            return data  # reported where it was written, when the field is validated
+        block: dict[str, Any] = data["block"] if isinstance(data.get("block"), dict) else {}
+        options = {"bottleneck_ratio": design.bottleneck_ratio, "se_ratio": design.se_ratio}
+        block = {"type": "regnet", **block, "options": {**options, **block.get("options", {})}}
+        return {**data, "regnet": None, "block": block, "stages": design.stages()}
 
     @field_validator("name", "description")
     @classmethod

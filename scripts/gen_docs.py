@@ -35,7 +35,7 @@ SECTIONS |= {  # each block type's own settings, from the registry
     for name in block_names()
     if (model := block_type(name).options) is not None
 }
-SECTIONS |= {"Stage": "stages[]", "Head": "head", "TrainSettings": "training settings"}
+SECTIONS |= {"Stage": "stages[]", "Head": "head", "RegNetDesign": "regnet", "TrainSettings": "training settings"}
 
 
 def type_text(prop: dict[str, Any]) -> str:

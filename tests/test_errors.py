@@ -34,7 +34,7 @@ def test_misspelled_key_suggests_the_field(write: Write, cli: Cli) -> None:
 
 def test_unknown_key_far_from_any_field_lists_the_fields(write: Write, cli: Cli) -> None:
     write("netspec: 1\ncolour: red\n" + RESNET18_STAGES)
-    known = "netspec, name, description, input, stem, block, stages, head"
+    known = "netspec, name, description, input, stem, block, stages, head, regnet"
     assert_fails(
         cli, ["validate", "spec.yaml"], f"spec.yaml:2:1: colour: unknown field 'colour'; known fields: {known}"
     )
@@ -320,3 +320,15 @@ def test_a_block_type_that_cannot_plan_the_settings_says_which_field(write: Writ
     write("netspec: 1\nblock: {type: basic, order: pre, aa: blur}\n" + RESNET18_STAGES)
     message = "block.aa: blur pooling is planned for post-activation blocks only; use order: post"
     assert_fails(cli, ["validate", "spec.yaml"], f"spec.yaml:2:38: {message}")
+
+
+def test_regnet_design_and_stages_are_exclusive(write: Write, cli: Cli) -> None:
+    write("netspec: 1\nregnet: {depth: 4, w0: 24, wa: 24.5, wm: 2.5, group_width: 8}\n" + RESNET18_STAGES)
+    assert_fails(cli, ["validate", "spec.yaml"], "spec.yaml:1:1: give either regnet or stages, not both")
+
+
+def test_regnet_width_must_be_quantised(write: Write, cli: Cli) -> None:
+    write("netspec: 1\nregnet: {depth: 4, w0: 20, wa: 24.5, wm: 2.5, group_width: 8}\n")
+    message = "regnet.w0: w0 must be a multiple of 8, as widths are quantised to 8"
+    # The stages that the design would have given are not reported missing as well.
+    assert_fails(cli, ["validate", "spec.yaml"], f"spec.yaml:2:24: {message}")

@@ -23,6 +23,13 @@ from tests.references import cifar_he2015, cifar_kuangliu, paper_imagenet, wrn_z
 
 TORCHVISION = ["resnet18", "resnet34", "resnet50", "resnet101", "resnet152", "resnext50_32x4d"]
 TORCHVISION += ["resnext101_32x8d", "resnext101_64x4d", "wide_resnet50_2", "wide_resnet101_2"]
+REGNET = {  # torchvision's design parameters: depth, w0, wa, wm, group width, SE ratio (regnet.py)
+    "regnet_x_400mf": (22, 24, 24.48, 2.54, 16, 0.0),
+    "regnet_y_400mf": (16, 48, 27.89, 2.09, 8, 0.25),
+    "regnet_y_1_6gf": (27, 48, 20.71, 2.65, 24, 0.25),
+    "regnet_x_3_2gf": (25, 88, 26.31, 2.25, 48, 0.0),
+    "regnet_y_8gf": (17, 192, 76.82, 2.19, 56, 0.25),
+}
 TIMM = ["resnet10t", "resnet14t", "resnet18d", "resnet26", "resnet26d", "resnet34d", "resnet50c", "resnet50d"]
 TIMM += ["resnet50s", "resnet50t", "seresnet50", "seresnext50_32x4d", "ecaresnet50d", "resnetv2_50", "resnetv2_50d"]
 TIMM += ["res2net50_26w_4s", "res2net50_48w_2s", "res2next50", "resnet50_gn", "resnest14d", "resnest50d"]
@@ -59,7 +66,7 @@ def assert_same_network(model: nn.Module, reference: nn.Module, state: dict, siz
 
 
 def test_every_listed_spec_ships() -> None:
-    listed = TORCHVISION + [f"timm/{n}" for n in TIMM] + [f"paper/resnet{n}" for n in PAPER_MACS]
+    listed = TORCHVISION + list(REGNET) + [f"timm/{n}" for n in TIMM] + [f"paper/resnet{n}" for n in PAPER_MACS]
     listed += [f"cifar/resnet{n}" for n in CIFAR_PARAMS] + [f"cifar/resnet{n}" for n in KUANGLIU]
     listed += [f"cifar/preact_resnet{n}" for n in KUANGLIU] + [f"cifar/wrn{d}_{k}" for d, k in WRN]
     assert sorted(listed) == sorted(builtin_names())
@@ -71,7 +78,29 @@ def test_torchvision(name: str) -> None:
     assert_same_network(netspec.build(name), reference, reference.state_dict(), 160)
 
 
-@pytest.mark.parametrize("name", TORCHVISION)
+@pytest.mark.parametrize("name", REGNET)
+def test_torchvision_regnet(name: str, tmp_path: Path) -> None:
+    reference = getattr(torchvision.models, name)()
+    model = netspec.build(name)
+    # torchvision's RegNet names (stem.0, trunk_output.block1.block1-0) load through the documented mapping.
+    save_file({k: v.contiguous() for k, v in reference.state_dict().items()}, tmp_path / "w.safetensors")
+    netspec.load_weights(model, tmp_path / "w.safetensors")
+    assert_same_network(model, reference, model.state_dict(), 160)
+
+
+@pytest.mark.parametrize("name", REGNET)
+def test_regnet_design_expands_to_torchvisions_stages(name: str) -> None:
+    depth, w0, wa, wm, group_width, se_ratio = REGNET[name]
+    params = torchvision.models.regnet.BlockParams.from_init_params(
+        depth=depth, w_0=w0, w_a=wa, w_m=wm, group_width=group_width, se_ratio=se_ratio
+    )
+    spec = netspec.load_spec(name)
+    blocks = spec.stage_blocks()
+    stages = [(s.depth, s.width, s.stride, b.options["group_width"]) for s, b in zip(spec.stages, blocks, strict=True)]
+    assert stages == list(zip(params.depths, params.widths, params.strides, params.group_widths, strict=True))
+
+
+@pytest.mark.parametrize("name", TORCHVISION + list(REGNET))
 def test_torchvision_published_figures(name: str) -> None:
     # torchvision's weight metadata: num_params, and _ops in GFLOPS as torchvision counts them (multiply-adds).
     meta = torchvision.models.get_model_weights(name).DEFAULT.meta

@@ -1,0 +1,97 @@
+"""RegNet's block and its design space (Radosavovic et al. 2020), planned. No torch.
+
+The block is torchvision's ResBottleneckBlock: a projection `proj` when the shape changes, and `f`, a 1x1
+conv to width x bottleneck ratio, a 3x3 conv in groups of `group_width` channels, squeeze-excitation on
+that inner width with channels relative to the block's input, and a 1x1 conv back; the layer names are
+torchvision's inside the block, so its weights load through netspec.load_weights.
+
+`expand` turns the paper's parameters (depth, w0, wa, wm, group width, bottleneck ratio) into stages, as
+torchvision's BlockParams.from_init_params does.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from netspec.plan import BlockArgs, BlockPlan, Op, PlanError, act, conv, make_divisible, norm
+
+CLASSES = "netspec.families.regnet_block"
+
+
+class RegNetOptions(BaseModel):
+    """Settings only RegNet blocks have."""
+
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
+
+    group_width: int = Field(8, ge=1, description="channels per group of the 3x3 conv")
+    bottleneck_ratio: float = Field(1.0, gt=0.0, description="inner width / block width")
+    se_ratio: float = Field(0.0, ge=0.0, lt=1.0, description="SE channels / the block's input channels; 0: no SE")
+
+
+def _conv_norm_act(name: str, ins: int, out: int, kernel: int, a: BlockArgs, relu: bool, **kw: int) -> Op:
+    """torchvision's Conv2dNormActivation: a Sequential of conv, norm and (unless `relu` is False) activation."""
+    layers = [conv("0", ins, out, kernel, style=a.style, **kw), norm("1", out, a.style)]
+    layers += [act("2", out, a.style.act)] if relu else []
+    return Op(name, "sequential", ins, out, children=tuple(layers))
+
+
+def _squeeze_excitation(inner: int, squeeze: int) -> Op:
+    """torchvision's SqueezeExcitation (avgpool, fc1, activation, fc2, scale_activation)."""
+    layers = (
+        Op("avgpool", "global_avgpool", inner, inner),
+        conv("fc1", inner, squeeze, 1, bias=True),
+        act("activation", squeeze, "relu"),
+        conv("fc2", squeeze, inner, 1, bias=True),
+        Op("scale_activation", "sigmoid", inner, inner),
+        Op("mul", "mul", inner, inner, source="input"),
+    )
+    return Op("se", "composite", inner, inner, variant=f"{CLASSES}:SqueezeExcitation", children=layers)
+
+
+def regnet(a: BlockArgs) -> BlockPlan:
+    """proj (when the shape changes) + f: 1x1, grouped 3x3 (strided), SE, 1x1; activation after the add."""
+    o = a.options if isinstance(a.options, RegNetOptions) else RegNetOptions()
+    inner = round(a.out_channels * o.bottleneck_ratio)
+    if inner % o.group_width:
+        raise PlanError("width", f"the inner width {inner} is not a multiple of group_width {o.group_width}")
+    if a.attn != "none":
+        raise PlanError("attn", "regnet blocks place their SE inside, after the 3x3 conv: set options.se_ratio")
+    f = [
+        _conv_norm_act("a", a.in_channels, inner, 1, a, True),
+        _conv_norm_act("b", inner, inner, 3, a, True, stride=a.stride, groups=inner // o.group_width),
+    ]
+    f += [_squeeze_excitation(inner, round(o.se_ratio * a.in_channels))] if o.se_ratio else []
+    f += [_conv_norm_act("c", inner, a.out_channels, 1, a, False)]
+    ops = [Op("f", "sequential", a.in_channels, a.out_channels, source="input", children=tuple(f))]
+    if a.drop_path > 0:
+        ops.append(Op("drop_path", "drop_path", a.out_channels, a.out_channels, p=a.drop_path))
+    main = ops[-1].name
+    if a.stride != 1 or a.in_channels != a.out_channels:
+        ops.insert(0, _conv_norm_act("proj", a.in_channels, a.out_channels, 1, a, False, stride=a.stride))
+    out = a.out_channels
+    ops += [Op("add", "add", out, out, inplace=False, source=main), act("activation", out, a.style.act)]
+    return BlockPlan(tuple(ops), inner, "f.c.1")
+
+
+def expand(
+    depth: int, w0: int, wa: float, wm: float, group_width: int, bottleneck_ratio: float
+) -> list[dict[str, Any]]:
+    """The stages of a RegNet from its design-space parameters: per-block widths on a quantised linear ramp,
+    grouped into stages of equal width; widths then adjusted so that inner widths split into whole groups."""
+    widths = [w0 * wm ** round(math.log((i * wa + w0) / w0) / math.log(wm)) for i in range(depth)]
+    widths = [int(round(w / 8) * 8) for w in widths]
+    stages: list[dict[str, Any]] = []
+    for width in widths:
+        if stages and stages[-1]["width"] == width:
+            stages[-1]["depth"] += 1
+        else:
+            stages.append({"depth": 1, "width": width, "stride": 2})
+    for stage in stages:
+        inner = int(stage["width"] * bottleneck_ratio)
+        group = min(group_width, inner)
+        stage["width"] = int(make_divisible(inner, group, round_limit=0.9) / bottleneck_ratio)
+        stage["options"] = {"group_width": group}
+    return stages
