@@ -1,7 +1,7 @@
 """Checkpoints in other libraries' layouts, renamed into netspec's (torchvision's) layout.
 
 netspec names modules as torchvision does, so torchvision and timm `resnet.py` checkpoints load as they are;
-timm's ResNetV2 and torchvision's RegNets are renamed by the rules below (the table is in docs/weights.md).
+timm's ResNetV2 and torchvision's and timm's RegNets are renamed by the rules below (the table is in docs/weights.md).
 """
 
 from __future__ import annotations
@@ -36,6 +36,24 @@ _REGNET_RULES: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = [
 ]
 
 
+_TIMM_REGNET_PARTS = {"conv1.conv": "f.a.0", "conv1.bn": "f.a.1", "conv2.conv": "f.b.0", "conv2.bn": "f.b.1"}
+_TIMM_REGNET_PARTS |= {"se": "f.se", "conv3.conv": "f.c.0", "conv3.bn": "f.c.1"}
+_TIMM_REGNET_PARTS |= {"downsample.conv": "proj.0", "downsample.bn": "proj.1"}
+_TIMM_REGNET_RULES: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = [
+    (re.compile(r"^stem\.conv\."), lambda m: "conv1."),
+    (re.compile(r"^stem\.bn\."), lambda m: "bn1."),
+    (
+        re.compile(r"^s(\d+)\.b(\d+)\.(conv\d\.conv|conv\d\.bn|se|downsample\.conv|downsample\.bn)\."),
+        lambda m: f"layer{m[1]}.{int(m[2]) - 1}.{_TIMM_REGNET_PARTS[m[3]]}.",
+    ),
+    (re.compile(r"^head\.fc\."), lambda m: "fc."),
+]
+
+
+def is_timm_regnet(state: Mapping[str, Tensor]) -> bool:
+    return any(k.startswith("s1.b1.") for k in state)
+
+
 def is_timm_resnetv2(state: Mapping[str, Tensor]) -> bool:
     return any(k.startswith("stages.") for k in state) and any(k.startswith("stem.") for k in state)
 
@@ -53,6 +71,8 @@ def to_netspec_layout(state: Mapping[str, Tensor], target: Mapping[str, Tensor],
         raise NetspecError(f"{path}: the checkpoint holds both '{twice[0]}' and '{twice[0][7:]}'; which to load?")
     if is_torchvision_regnet(renamed):
         rules = _REGNET_RULES
+    elif is_timm_regnet(renamed):
+        rules = _TIMM_REGNET_RULES
     elif is_timm_resnetv2(renamed):
         rules = _V2_RULES
     else:

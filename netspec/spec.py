@@ -221,6 +221,9 @@ class RegNetDesign(_Model):
     se_ratio: Annotated[float, Field(ge=0.0, lt=1.0, strict=False)] = Field(
         0.0, description="SE channels / a block's input channels; 0: RegNetX, no SE"
     )
+    group_rounding: Literal["pycls", "torchvision"] = Field(
+        "pycls", description="inner widths to whole groups: the nearest (pycls, timm) or torchvision's rule"
+    )
 
     @field_validator("w0")
     @classmethod
@@ -230,7 +233,9 @@ class RegNetDesign(_Model):
         return w0
 
     def stages(self) -> list[dict[str, Any]]:
-        return expand(self.depth, self.w0, self.wa, self.wm, self.group_width, self.bottleneck_ratio)
+        return expand(
+            self.depth, self.w0, self.wa, self.wm, self.group_width, self.bottleneck_ratio, self.group_rounding
+        )
 
 
 class Head(_Model):

@@ -34,6 +34,7 @@ TIMM = ["resnet10t", "resnet14t", "resnet18d", "resnet26", "resnet26d", "resnet3
 TIMM += ["resnet50s", "resnet50t", "seresnet50", "seresnext50_32x4d", "ecaresnet50d", "resnetv2_50", "resnetv2_50d"]
 TIMM += ["res2net50_26w_4s", "res2net50_48w_2s", "res2next50", "resnet50_gn", "resnest14d", "resnest50d"]
 TIMM += ["skresnet18", "skresnet34", "skresnext50_32x4d", "resnetv2_50x1_bit", "resnetrs50", "resnetblur50"]
+TIMM += ["regnetx_002", "regnety_002", "regnety_016", "regnety_040"]
 PAPER_MACS = {18: 1.8, 34: 3.6, 50: 3.8, 101: 7.6, 152: 11.3}  # He et al. 2015, Table 1, x 10^9
 CIFAR_PARAMS = {20: "0.27", 32: "0.46", 44: "0.66", 56: "0.85", 110: "1.7", 1202: "19.4"}  # Table 6, millions
 KUANGLIU = [18, 34, 50, 101, 152]

@@ -77,10 +77,12 @@ def regnet(a: BlockArgs) -> BlockPlan:
 
 
 def expand(
-    depth: int, w0: int, wa: float, wm: float, group_width: int, bottleneck_ratio: float
+    depth: int, w0: int, wa: float, wm: float, group_width: int, bottleneck_ratio: float, rounding: str = "pycls"
 ) -> list[dict[str, Any]]:
     """The stages of a RegNet from its design-space parameters: per-block widths on a quantised linear ramp,
-    grouped into stages of equal width; widths then adjusted so that inner widths split into whole groups."""
+    grouped into stages of equal width; widths then adjusted so that inner widths split into whole groups,
+    rounded to the nearest multiple of the group width (pycls, the paper's code, and timm) or as torchvision
+    does (up one more group when the nearest loses over a tenth)."""
     widths = [w0 * wm ** round(math.log((i * wa + w0) / w0) / math.log(wm)) for i in range(depth)]
     widths = [int(round(w / 8) * 8) for w in widths]
     stages: list[dict[str, Any]] = []
@@ -92,6 +94,8 @@ def expand(
     for stage in stages:
         inner = int(stage["width"] * bottleneck_ratio)
         group = min(group_width, inner)
-        stage["width"] = int(make_divisible(inner, group, round_limit=0.9) / bottleneck_ratio)
+        nearest = round(inner / group) * group
+        grouped = make_divisible(inner, group, round_limit=0.9) if rounding == "torchvision" else nearest
+        stage["width"] = int(grouped / bottleneck_ratio)
         stage["options"] = {"group_width": group}
     return stages
