@@ -1,5 +1,5 @@
-"""The block families beyond basic and bottleneck (one builtin of each) through what users do with a
-network besides building it: a training step, ONNX export run in ONNX Runtime, diff and summary.
+"""Every builtin of the families beyond basic and bottleneck through what users do with a network besides
+building it: a training step, inference-optimised outputs, ONNX export run in ONNX Runtime, diff and summary.
 Exactness against each reference is in test_zoo.py; shapes and MACs in test_analysis.py; TorchScript and
 torch.fx for every builtin in test_export.py."""
 
@@ -16,16 +16,13 @@ import torch
 import netspec
 
 Cli = Callable[..., tuple[int, str, str]]
-ONE_OF_EACH = [
-    "cifar/wrn16_8",
-    "timm/res2net50_26w_4s",
-    "timm/resnest14d",
-    "timm/skresnet18",
-    "timm/skresnext50_32x4d",
-    "timm/resnetv2_50x1_bit",
-    "timm/resnetrs50",
-    "timm/resnetblur50",
-    "regnet_y_400mf",
+NEW_BUILTINS = [  # every builtin that issue 13 added
+    *("cifar/wrn28_10", "cifar/wrn40_4", "cifar/wrn16_8"),
+    *("timm/res2net50_26w_4s", "timm/res2net50_48w_2s", "timm/res2next50", "timm/resnest14d", "timm/resnest50d"),
+    *("timm/skresnet18", "timm/skresnet34", "timm/skresnext50_32x4d", "timm/resnetv2_50x1_bit", "timm/resnetrs50"),
+    *("timm/resnetblur50", "timm/resnet50_gn"),
+    *("regnet_x_400mf", "regnet_y_400mf", "regnet_y_1_6gf", "regnet_x_3_2gf", "regnet_y_8gf"),
+    *("timm/regnetx_002", "timm/regnety_002", "timm/regnety_016", "timm/regnety_040"),
 ]
 
 
@@ -33,7 +30,7 @@ def _input(name: str, batch: int = 2) -> torch.Tensor:
     return torch.randn(batch, 3, 32 if name.startswith("cifar/") else 64, 32 if name.startswith("cifar/") else 64)
 
 
-@pytest.mark.parametrize("name", ONE_OF_EACH)
+@pytest.mark.parametrize("name", NEW_BUILTINS)
 def test_a_training_step_reaches_every_parameter(name: str) -> None:
     torch.manual_seed(0)
     model = netspec.build(name).train()
@@ -48,7 +45,22 @@ def test_a_training_step_reaches_every_parameter(name: str) -> None:
     assert any(not torch.equal(a, p) for a, p in zip(before, model.parameters(), strict=True))
 
 
-@pytest.mark.parametrize("name", ONE_OF_EACH)
+@pytest.mark.parametrize("name", NEW_BUILTINS)
+def test_optimized_for_inference_keeps_the_outputs(name: str) -> None:
+    # In float64, so that the channels_last kernels' float32 rounding (2e-5 relative through BiT's 50 layers
+    # of weight standardisation and group norm) cannot hide a wrong fold, nor fail a right one.
+    model = netspec.build(name).eval().double()
+    for module in model.modules():  # statistics other than 0 and 1, so that folding them is tested
+        if isinstance(module, torch.nn.BatchNorm2d):
+            module.running_mean.uniform_(-0.5, 0.5), module.running_var.uniform_(0.5, 2.0)
+    optimized = netspec.optimize_for_inference(model)
+    x = _input(name).double()
+    with torch.no_grad():
+        expected, got = model(x), optimized(x)
+    assert ((got - expected).abs().max() / expected.abs().max()).item() < 1e-9
+
+
+@pytest.mark.parametrize("name", NEW_BUILTINS)
 def test_onnx_export_runs_in_onnxruntime(name: str, tmp_path: Path, cli: Cli) -> None:
     model = netspec.build(name).eval()
     torch.save(model.state_dict(), tmp_path / "w.pt")
