@@ -18,7 +18,7 @@ from pydantic_core import CoreSchema, PydanticCustomError
 
 from netspec.checks import problems
 from netspec.errors import did_you_mean, unprintable
-from netspec.families.regnet import expand
+from netspec.families.regnet import RegNetDesign
 from netspec.plan import ACTIVATIONS, NORMS
 from netspec.registry import block_names
 
@@ -207,35 +207,6 @@ class Stage(_Model):
         if self.options is not None:
             overrides["options"] = {**defaults.options, **self.options}
         return BlockSettings.model_validate({**defaults.model_dump(), **overrides})
-
-
-class RegNetDesign(_Model):
-    """A RegNet in the terms of its paper (Radosavovic et al. 2020), which netspec expands into `stages`."""
-
-    depth: Positive = Field(description="blocks in all")
-    w0: Positive = Field(description="the first block's width, a multiple of 8")
-    wa: Annotated[float, Field(ge=0.0, strict=False)] = Field(description="the widths' linear slope")
-    wm: Annotated[float, Field(gt=1.0, strict=False)] = Field(description="the step between stage widths")
-    group_width: Positive = Field(description="channels per group of the 3x3 convs")
-    bottleneck_ratio: Annotated[float, Field(gt=0.0, strict=False)] = Field(1.0, description="inner / block width")
-    se_ratio: Annotated[float, Field(ge=0.0, lt=1.0, strict=False)] = Field(
-        0.0, description="SE channels / a block's input channels; 0: RegNetX, no SE"
-    )
-    group_rounding: Literal["pycls", "torchvision"] = Field(
-        "pycls", description="inner widths to whole groups: the nearest (pycls, timm) or torchvision's rule"
-    )
-
-    @field_validator("w0")
-    @classmethod
-    def _quantised(cls, w0: int) -> int:
-        if w0 % 8:
-            raise PydanticCustomError("w0", "w0 must be a multiple of 8, as widths are quantised to 8")
-        return w0
-
-    def stages(self) -> list[dict[str, Any]]:
-        return expand(
-            self.depth, self.w0, self.wa, self.wm, self.group_width, self.bottleneck_ratio, self.group_rounding
-        )
 
 
 class Head(_Model):

@@ -12,9 +12,10 @@ torchvision's BlockParams.from_init_params does.
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic_core import PydanticCustomError
 
 from netspec.plan import BlockArgs, BlockPlan, Op, PlanError, act, conv, make_divisible, norm
 
@@ -99,3 +100,34 @@ def expand(
         stage["width"] = int(grouped / bottleneck_ratio)
         stage["options"] = {"group_width": group}
     return stages
+
+
+class RegNetDesign(BaseModel):
+    """A RegNet in the terms of its paper (Radosavovic et al. 2020), which netspec expands into `stages`."""
+
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
+
+    depth: Annotated[int, Field(ge=1)] = Field(description="blocks in all")
+    w0: Annotated[int, Field(ge=1)] = Field(description="the first block's width, a multiple of 8")
+    wa: Annotated[float, Field(ge=0.0, strict=False)] = Field(description="the widths' linear slope")
+    wm: Annotated[float, Field(gt=1.0, strict=False)] = Field(description="the step between stage widths")
+    group_width: Annotated[int, Field(ge=1)] = Field(description="channels per group of the 3x3 convs")
+    bottleneck_ratio: Annotated[float, Field(gt=0.0, strict=False)] = Field(1.0, description="inner / block width")
+    se_ratio: Annotated[float, Field(ge=0.0, lt=1.0, strict=False)] = Field(
+        0.0, description="SE channels / a block's input channels; 0: RegNetX, no SE"
+    )
+    group_rounding: Literal["pycls", "torchvision"] = Field(
+        "pycls", description="inner widths to whole groups: the nearest (pycls, timm) or torchvision's rule"
+    )
+
+    @field_validator("w0")
+    @classmethod
+    def _quantised(cls, w0: int) -> int:
+        if w0 % 8:
+            raise PydanticCustomError("w0", "w0 must be a multiple of 8, as widths are quantised to 8")
+        return w0
+
+    def stages(self) -> list[dict[str, Any]]:
+        return expand(
+            self.depth, self.w0, self.wa, self.wm, self.group_width, self.bottleneck_ratio, self.group_rounding
+        )
