@@ -94,7 +94,7 @@ FUNCTIONAL = {"add", "mul", "mean", "mean_1d", "chunk", "cat", "radix_sum", "rad
 @dataclass(frozen=True, slots=True)
 class Op:
     """One layer or functional step. `source` names the op whose output it takes: '' for the previous one,
-    'input' for its container's input. Containers (sequential, se, eca) hold their layers in `children`."""
+    'input' for its container's input. Containers (sequential, se, eca, composite) hold theirs in `children`."""
 
     name: str
     kind: str
@@ -106,12 +106,12 @@ class Op:
     dilation: int = 1
     groups: int = 1  # of a conv, or of a group norm
     bias: bool = False
-    variant: str = ""  # the activation or norm
+    variant: str = ""  # the activation, norm or conv kind; a `module` or `composite` kind's class
     p: float = 0.0  # dropout and drop path rate
     inplace: bool = True  # activations that can; the residual add of post-activation blocks (`out += shortcut`)
     ceil: bool = False
     count_pad: bool = True  # average pools: count padded positions
-    source: str = ""  # a chunk: the tensor it is a split of
+    source: str = ""
     children: tuple[Op, ...] = ()
     args: tuple[int, ...] = ()  # a `module` kind's constructor arguments
     constants: tuple[tuple[str, int], ...] = ()  # a `composite` kind's integers, set as attributes
