@@ -16,6 +16,20 @@ class Block(Planned):
 
     optional: ClassVar[tuple[str, ...]] = ("aa", "se", "drop_path", "downsample")
 
+    def add_residual(self, out: Tensor, x: Tensor) -> Tensor:
+        """The end of a post-activation block's forward, as block_plans.tail lays it out: attention, stochastic
+        depth, the shortcut, the in-place add. BasicBlock and Bottleneck write it out instead, so that they make
+        no more Python calls than torchvision's blocks (tests/test_overhead.py)."""
+        if self.se is not None:
+            out = self.se(out)
+        if self.drop_path is not None:
+            out = self.drop_path(out)
+        shortcut = x
+        if self.downsample is not None:
+            shortcut = self.downsample(x)
+        out += shortcut
+        return out
+
 
 class BasicBlock(Block):
     """Two 3x3 convs, norm and activation after each (ResNet v1, He et al. 2015)."""

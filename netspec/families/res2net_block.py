@@ -17,7 +17,6 @@ class Res2NetBlock(Block):
     optional: ClassVar[tuple[str, ...]] = (*Block.optional, "pool")
 
     def forward(self, x: Tensor) -> Tensor:
-        shortcut = x
         out = self.conv1(x)
         out = self.bn1(out)
         out = self.act1(out)
@@ -36,11 +35,4 @@ class Res2NetBlock(Block):
         out = torch.cat(outs, 1)
         out = self.conv3(out)
         out = self.bn3(out)
-        if self.se is not None:
-            out = self.se(out)
-        if self.drop_path is not None:
-            out = self.drop_path(out)
-        if self.downsample is not None:
-            shortcut = self.downsample(x)
-        out += shortcut
-        return self.act3(out)  # type: ignore[no-any-return]
+        return self.act3(self.add_residual(out, x))  # type: ignore[no-any-return]

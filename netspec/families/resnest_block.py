@@ -54,7 +54,6 @@ class ResNeStBlock(Block):
     optional: ClassVar[tuple[str, ...]] = (*Block.optional, "avd_first", "avd_last")
 
     def forward(self, x: Tensor) -> Tensor:
-        shortcut = x
         out = self.conv1(x)
         out = self.bn1(out)
         out = self.act1(out)
@@ -65,11 +64,4 @@ class ResNeStBlock(Block):
             out = self.avd_last(out)
         out = self.conv3(out)
         out = self.bn3(out)
-        if self.se is not None:
-            out = self.se(out)
-        if self.drop_path is not None:
-            out = self.drop_path(out)
-        if self.downsample is not None:
-            shortcut = self.downsample(x)
-        out += shortcut
-        return self.act3(out)  # type: ignore[no-any-return]
+        return self.act3(self.add_residual(out, x))  # type: ignore[no-any-return]

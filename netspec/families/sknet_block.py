@@ -50,32 +50,16 @@ class SelectiveKernelBasic(Block):
     """A selective kernel conv, then a 3x3 conv and norm; activation after the add."""
 
     def forward(self, x: Tensor) -> Tensor:
-        shortcut = x
         out = self.conv1(x)
         out = self.conv2(out)
-        if self.se is not None:
-            out = self.se(out)
-        if self.drop_path is not None:
-            out = self.drop_path(out)
-        if self.downsample is not None:
-            shortcut = self.downsample(x)
-        out += shortcut
-        return self.act(out)  # type: ignore[no-any-return]
+        return self.act(self.add_residual(out, x))  # type: ignore[no-any-return]
 
 
 class SelectiveKernelBottleneck(Block):
     """1x1 reduce, selective kernel conv, 1x1 expand; activation after the add."""
 
     def forward(self, x: Tensor) -> Tensor:
-        shortcut = x
         out = self.conv1(x)
         out = self.conv2(out)
         out = self.conv3(out)
-        if self.se is not None:
-            out = self.se(out)
-        if self.drop_path is not None:
-            out = self.drop_path(out)
-        if self.downsample is not None:
-            shortcut = self.downsample(x)
-        out += shortcut
-        return self.act(out)  # type: ignore[no-any-return]
+        return self.act(self.add_residual(out, x))  # type: ignore[no-any-return]
