@@ -6,6 +6,7 @@ Importing netspec does not import torch: `build` imports it when it is called.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from netspec.errors import NetspecError, SpecError
@@ -18,11 +19,12 @@ from netspec.spec import Spec
 
 if TYPE_CHECKING:
     import graphviz
-    from torch import nn
+    from torch import Tensor, nn
 
     from netspec.compiler import ResNet
     from netspec.gate import Admitted
     from netspec.trainer import TrainResult
+    from netspec.weights import LoadReport
 
 __all__ = [
     "Limits",
@@ -98,13 +100,22 @@ def train(
     return _train(admitted.spec, settings, resume, reads)
 
 
-def load_weights(model: nn.Module, path: str | os.PathLike[str]) -> None:
-    """Load a .pt or .safetensors state_dict into `model` strictly (torchvision or timm layout, no pickled code)."""
+def load_weights(
+    model: nn.Module,
+    source: str | os.PathLike[str] | Mapping[str, Tensor],
+    *,
+    skip: Sequence[str] = (),
+    strict: bool = True,
+) -> LoadReport:
+    """Load a state_dict into `model`: a .pt or .safetensors file (torchvision or timm layout, no pickled code is
+    run) or a mapping of names to tensors. Keys under a `skip` prefix ("fc": fc.weight, fc.bias) keep the model's
+    own values. Strict (the default): anything else missing, unexpected or of another shape raises NetspecError
+    naming each key; otherwise it is left out. Returns what was loaded, skipped, missing and mismatched."""
     from pathlib import Path
 
     from netspec.weights import load_weights as _load
 
-    _load(model, Path(path))
+    return _load(model, source if isinstance(source, Mapping) else Path(source), skip, strict)
 
 
 def diagram(

@@ -65,7 +65,7 @@ def _spec_command(commands: Any, name: str, text: str) -> argparse.ArgumentParse
 
 def _build_options(build: argparse.ArgumentParser) -> None:
     build.add_argument("-o", "--output", type=Path, help="save the weights (.pt or .safetensors)")
-    build.add_argument("--weights", type=Path, help="load a state_dict (torchvision or timm layout) strictly")
+    _add_weights(build)
     build.add_argument("--max-params", type=float, help="same as --limit params=N (default 2e9)")
     build.add_argument("--device", default="cpu", help="where to build: cpu, cuda, or meta (no memory for weights)")
     build.add_argument("--optimize", choices=["inference"], help="fold norms into convs and use channels_last")
@@ -76,8 +76,15 @@ def _build_options(build: argparse.ArgumentParser) -> None:
 def _export_options(export: argparse.ArgumentParser) -> None:
     export.add_argument("--format", required=True, choices=EXPORT_FORMATS, help="torchscript, onnx or safetensors")
     export.add_argument("-o", "--output", type=Path, required=True, help="the file to write")
-    export.add_argument("--weights", type=Path, help="load a state_dict first (torchvision or timm layout)")
+    _add_weights(export)
     export.add_argument("--optimize", choices=["inference"], help="fold norms into convs first")
+
+
+def _add_weights(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--weights", type=Path, help="load a state_dict (torchvision or timm layout) strictly")
+    command.add_argument(
+        "--skip", action="append", default=[], metavar="PREFIX", help="leave these --weights out, e.g. --skip fc"
+    )
 
 
 def _positive(text: str) -> int:
@@ -174,9 +181,9 @@ def _build(args: argparse.Namespace) -> int:
         writer.check(args.diagram)
     if args.device == "meta" and (args.output or args.weights):
         raise NetspecError("a model built on the meta device has no weights to load or save; drop -o/--weights")
-    model = _model(args, admitted)
+    model, report = _model(args, admitted)
     print(summary(analysis))
-    notes = [f"weights loaded from {args.weights}"] if args.weights is not None else []
+    notes = [str(report)] if report is not None else []
     if args.output is not None:
         writer.write(args.output, weights_bytes(model, args.output.suffix))
         notes.append(f"weights written to {args.output}")
@@ -189,22 +196,32 @@ def _build(args: argparse.Namespace) -> int:
     return 0
 
 
-def _model(args: argparse.Namespace, admitted: Admitted) -> Any:
-    """The built module, on --device, with --weights loaded, then optimised for inference if asked to."""
+def _model(args: argparse.Namespace, admitted: Admitted) -> tuple[Any, Any]:
+    """The built module, on --device, with --weights loaded, then optimised for inference if asked to; and the
+    weights' load report (None without --weights)."""
     import torch
 
     from netspec.compiler import compile_spec
     from netspec.optimize import optimize_for_inference
-    from netspec.weights import load_weights
 
     if args.device == "cpu":
         model = compile_spec(admitted.spec)
     else:  # torch.device as a context routes every tensor op through Python: only when asked to
         with torch.device(args.device):
             model = compile_spec(admitted.spec)
-    if args.weights is not None:
-        load_weights(model, args.weights)  # the checkpoint's layout: before norms are folded into convs
-    return optimize_for_inference(model) if args.optimize == "inference" else model
+    report = _load(args, model)  # the checkpoint's layout: before norms are folded into convs
+    return optimize_for_inference(model) if args.optimize == "inference" else model, report
+
+
+def _load(args: argparse.Namespace, model: Any) -> Any:
+    """--weights loaded into `model`, but for --skip prefixes: the load report, or None without --weights."""
+    from netspec.weights import load_weights
+
+    if args.weights is None:
+        if args.skip:
+            raise NetspecError("--skip leaves out part of --weights; give --weights FILE too")
+        return None
+    return load_weights(model, args.weights, args.skip)
 
 
 def _export(args: argparse.Namespace) -> int:
@@ -216,16 +233,14 @@ def _export(args: argparse.Namespace) -> int:
     from netspec.compiler import compile_spec
     from netspec.export import export_bytes
     from netspec.optimize import optimize_for_inference
-    from netspec.weights import load_weights
 
     model: nn.Module = compile_spec(spec)
-    if args.weights is not None:
-        load_weights(model, args.weights)
+    report = _load(args, model)
     if args.optimize == "inference":
         model = optimize_for_inference(model, channels_last=False)
     size = args.input_size or spec.input.size
     writer.write(args.output, export_bytes(model, args.format, (spec.input.channels, size, size)))
-    print(f"{args.output}: {spec.name} as {args.format}")
+    print(*([str(report)] if report is not None else []), f"{args.output}: {spec.name} as {args.format}", sep="\n")
     return 0
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from pathlib import Path
 
 from torch import Tensor
 
@@ -62,7 +61,7 @@ def is_torchvision_regnet(state: Mapping[str, Tensor]) -> bool:
     return any(k.startswith("trunk_output.") for k in state)
 
 
-def to_netspec_layout(state: Mapping[str, Tensor], target: Mapping[str, Tensor], path: Path) -> dict[str, Tensor]:
+def to_netspec_layout(state: Mapping[str, Tensor], target: Mapping[str, Tensor], path: str) -> dict[str, Tensor]:
     """`state` renamed to match `target` (a model's state_dict): DDP's `module.` prefix, timm's ResNetV2 and
     torchvision's RegNet."""
     renamed = {k.removeprefix("module."): v for k, v in state.items()}

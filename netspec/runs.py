@@ -63,7 +63,9 @@ class Run:
 
     @classmethod
     def of(cls, spec: Spec, settings: TrainSettings, reads: Iterable[str | os.PathLike[str]] = ()) -> Run:
-        """The folder of a run: settings.out, or runs/NAME; its writer refuses to replace any of `reads`."""
+        """The folder of a run: settings.out, or runs/NAME; its writer refuses to replace any of `reads` or the
+        weights it starts from."""
+        reads = [*reads, *([settings.weights] if settings.weights else [])]
         return cls(Path(settings.out) if settings.out else Path("runs") / folder_name(spec.name), Writer(reads))
 
     def weights(self, which: str) -> Path:
@@ -209,3 +211,12 @@ def records(settings: TrainSettings, history: list[Metrics]) -> dict[str, bytes]
     metrics = "".join(json.dumps(row, allow_nan=False) + "\n" for row in history).encode()
     settings_text = _yaml(settings.model_dump(mode="json"))
     return {"settings.yaml": settings_text, "metrics.jsonl": metrics, "curves.png": learning_curves(history)}
+
+
+def epoch_line(row: Metrics) -> str:
+    """An epoch's summary for the log."""
+    return (
+        f"epoch {row['epoch']:3.0f}  train loss {row['train_loss']:.4f} acc {row['train_acc']:6.2f}%  "
+        f"test loss {row['test_loss']:.4f} acc {row['test_acc']:6.2f}%  lr {row['lr']:.2e}  "
+        f"{row['images_per_s']:,.0f} images/s  {row['seconds']:.1f} s"
+    )

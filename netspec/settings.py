@@ -18,6 +18,10 @@ from netspec.reader import Document
 DATA_KINDS = ("cifar10", "fake", "imagefolder:")
 
 
+def _names(description: str) -> Any:
+    return Field((), strict=False, description=description)
+
+
 class TrainSettings(BaseModel):
     """How to train: data, the SGD + StepLR recipe, and where results go. Defaults are the CIFAR-10 recipe."""
 
@@ -40,6 +44,16 @@ class TrainSettings(BaseModel):
     device: str = Field("auto", description="auto (cuda when there is one), cpu, cuda or cuda:N")
     sync_bn: bool = Field(False, description="SyncBatchNorm across processes (torch supports it on GPUs only)")
     out: str | None = Field(None, description="results folder (default runs/SPEC_NAME)")
+    weights: str | None = Field(None, description="start from this checkpoint (.pt or .safetensors)")
+    skip: tuple[str, ...] = _names("prefixes of --weights to leave out, comma-separated (fc: a new head)")
+    freeze: tuple[str, ...] = _names("parts not trained, comma-separated: stem, layer1, ..., head or a module path")
+    freeze_norms: bool = Field(False, description="every norm layer keeps its loaded statistics and weights")
+
+    @field_validator("skip", "freeze", mode="before")
+    @classmethod
+    def _split(cls, value: Any) -> Any:
+        """'stem,layer1' from the command line; a YAML list as it is."""
+        return tuple(part.strip() for part in value.split(",") if part.strip()) if isinstance(value, str) else value
 
     @field_validator("data")
     @classmethod

@@ -28,7 +28,8 @@ from netspec.compiler import compile_spec
 from netspec.data import Loaders, datasets_for
 from netspec.errors import NetspecError
 from netspec.files import read_input
-from netspec.runs import Metrics, Run, records
+from netspec.finetune import check_parts, freeze, train_mode
+from netspec.runs import Metrics, Run, epoch_line, records
 from netspec.settings import TrainSettings
 from netspec.spec import Spec
 from netspec.weights import checkpoint_cap, load_weights, weights_bytes
@@ -72,6 +73,15 @@ def train(
 def _train(spec: Spec, settings: TrainSettings, resume: bool, place: Place, run: Run) -> TrainResult:
     if settings.batch_size % place.world:
         raise NetspecError(f"batch size {settings.batch_size} does not split evenly across {place.world} processes")
+    check_parts(spec, settings.freeze)
+    torch.manual_seed(settings.seed)  # the same initial weights in every process (DDP also broadcasts rank 0's)
+    model = _model(spec, settings, place)
+    # Before the run folder is touched: a checkpoint that does not fit, or freezing all there is, ends the run.
+    if settings.weights is not None and not resume:
+        report = load_weights(model, Path(settings.weights), settings.skip)
+        if place.main:
+            print(report, flush=True)
+    recipe = _Recipe(model, settings)
     with run.locked() if place.main else nullcontext():
         if place.main:  # first: data problems end the run before anything is written, and one process downloads
             data = _datasets(spec, settings)
@@ -80,10 +90,7 @@ def _train(spec: Spec, settings: TrainSettings, resume: bool, place: Place, run:
         _barrier(place)  # the others read the data and the checkpoint once rank 0 has them in place
         if not place.main:
             data = _datasets(spec, settings)
-        torch.manual_seed(settings.seed)  # the same initial weights in every process (DDP also broadcasts rank 0's)
-        model = _model(spec, settings, place)
         loaders = Loaders(*data, settings, place.rank, place.world, pin=place.device.type == "cuda")
-        recipe = _Recipe(model, settings)
         history = recipe.resume(run, run.read_manifest().epoch) if resume else []
         wrapped = DistributedDataParallel(model) if place.world > 1 else model
         for epoch in range(len(history) + 1, settings.epochs + 1):
@@ -91,7 +98,7 @@ def _train(spec: Spec, settings: TrainSettings, resume: bool, place: Place, run:
             _check_finite(history[-1], model, run)
             if place.main:
                 recipe.record(run, history)
-                print(one_line(history[-1]), flush=True)
+                print(epoch_line(history[-1]), flush=True)
     return TrainResult(history, model, run.folder)
 
 
@@ -118,8 +125,12 @@ class _Recipe:
 
     def __init__(self, model: nn.Module, settings: TrainSettings) -> None:
         self.model, self.settings, self.epochs = model, settings, settings.epochs
+        self.held = freeze(model, settings.freeze, settings.freeze_norms)  # norms kept in eval mode
+        trained = [p for p in model.parameters() if p.requires_grad]
+        if not trained:
+            raise NetspecError("--freeze and --freeze-norms leave nothing to train")
         self.optimizer = torch.optim.SGD(
-            model.parameters(),
+            trained,
             settings.lr,
             settings.momentum,
             weight_decay=settings.weight_decay,
@@ -167,6 +178,7 @@ def _epoch(model: nn.Module, loaders: Loaders, recipe: _Recipe, place: Place, ep
     """Train one epoch, score the test set, step the schedule: the epoch's row of metrics."""
     lr, started = recipe.lr, time.perf_counter()
     label = f"{epoch}/{recipe.epochs}"
+    train_mode(model, recipe.held)
     loss, acc, seconds = _train_epoch(model, loaders.train(epoch), recipe.optimizer, place, label)
     test_loss, test_acc = _evaluate(model, loaders.test, place)
     recipe.scheduler.step()
@@ -180,15 +192,6 @@ def _epoch(model: nn.Module, loaders: Loaders, recipe: _Recipe, place: Place, ep
         "images_per_s": loaders.images / max(seconds, 1e-9),
         "seconds": time.perf_counter() - started,
     }
-
-
-def one_line(row: Metrics) -> str:
-    """An epoch's summary for the log."""
-    return (
-        f"epoch {row['epoch']:3.0f}  train loss {row['train_loss']:.4f} acc {row['train_acc']:6.2f}%  "
-        f"test loss {row['test_loss']:.4f} acc {row['test_acc']:6.2f}%  lr {row['lr']:.2e}  "
-        f"{row['images_per_s']:,.0f} images/s  {row['seconds']:.1f} s"
-    )
 
 
 def _model(spec: Spec, settings: TrainSettings, place: Place) -> nn.Module:
@@ -206,10 +209,9 @@ def _model(spec: Spec, settings: TrainSettings, place: Place) -> nn.Module:
 def _train_epoch(
     model: nn.Module, loader: DataLoader[Any], optimizer: torch.optim.Optimizer, place: Place, label: str
 ) -> tuple[float, float, float]:
-    """One pass over the training batches: (mean loss, accuracy in %, seconds)."""
+    """One pass over the training batches, the model in training mode: (mean loss, accuracy in %, seconds)."""
     from tqdm import tqdm
 
-    model.train()
     totals = torch.zeros(3, dtype=torch.float64, device=place.device)  # loss sum, correct, images
     show = place.main and sys.stderr.isatty()
     started = time.perf_counter()

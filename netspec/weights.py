@@ -5,13 +5,15 @@ from __future__ import annotations
 import io
 import pickle
 import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from torch import Tensor, nn
 
 from netspec.convert import to_netspec_layout
-from netspec.errors import NetspecError
+from netspec.errors import NetspecError, did_you_mean
 from netspec.files import read_input
 
 FORMATS = (".pt", ".safetensors")
@@ -62,45 +64,106 @@ def read_state_dict(path: Path, max_bytes: int) -> dict[str, Tensor]:
         raise NetspecError(f"{path}: refusing a checkpoint that needs code to load ({what})") from None
     except Exception as exc:  # a damaged or hostile file can fail anywhere in the unpickler
         raise NetspecError(f"{path}: not a readable torch checkpoint ({type(exc).__name__}: {exc})") from None
-    return _unwrap(loaded, path)
+    return _tensors(loaded, str(path))
 
 
-def _unwrap(data: object, path: Path) -> dict[str, Tensor]:
+def _tensors(data: object, name: str) -> dict[str, Tensor]:
     """The tensors of a checkpoint: a bare state_dict, or one stored under a usual key (state_dict, model)."""
     for key in ("state_dict", "model", "model_state_dict"):
-        if isinstance(data, dict) and isinstance(data.get(key), dict):
+        if isinstance(data, Mapping) and isinstance(data.get(key), Mapping):
             data = data[key]
             break
-    if not isinstance(data, dict) or not all(isinstance(k, str) and isinstance(v, Tensor) for k, v in data.items()):
-        raise NetspecError(f"{path}: expected a state_dict (a mapping of names to tensors)")
-    return data
+    if not isinstance(data, Mapping) or not all(isinstance(k, str) and isinstance(v, Tensor) for k, v in data.items()):
+        raise NetspecError(f"{name}: expected a state_dict (a mapping of names to tensors)")
+    return dict(data)
 
 
-def load_weights(model: nn.Module, path: Path) -> None:
-    """Load a checkpoint strictly, after renaming a timm ResNetV2 layout; explain any mismatch."""
+@dataclass(frozen=True)
+class LoadReport:
+    """What loading a checkpoint did: the model's keys it loaded and skipped, and what did not match. A strict
+    load raises instead of returning a report with anything missing, unexpected or mismatched."""
+
+    source: str
+    loaded: tuple[str, ...]
+    skipped: tuple[str, ...]  # the model's keys under a skipped prefix: they keep the model's own values
+    missing: tuple[str, ...]  # the model's keys the checkpoint lacks
+    unexpected: tuple[str, ...]  # the checkpoint's keys the model lacks (or skipped: not counted here)
+    mismatched: tuple[str, ...]  # 'key: checkpoint (shape), model (shape)', or the same with dtypes
+
+    def __str__(self) -> str:
+        total = len(self.loaded) + len(self.skipped) + len(self.missing) + len(self.mismatched)
+        parts = [f"loaded {len(self.loaded)} of the model's {total} tensors from {self.source}"]
+        for title, items in (("skipped", self.skipped), ("missing", self.missing), ("unexpected", self.unexpected)):
+            if items:
+                parts.append(f"{title} {len(items)}: {_first(items)}")
+        if self.mismatched:
+            parts.append(f"mismatched {len(self.mismatched)}: {_first(self.mismatched)}")
+        return "; ".join(parts)
+
+
+def load_weights(
+    model: nn.Module, source: Path | Mapping[str, Tensor], skip: Sequence[str] = (), strict: bool = True
+) -> LoadReport:
+    """Load a checkpoint (a file, or a state_dict in memory) into `model`, after renaming a timm or torchvision
+    layout. Keys under a `skip` prefix (a module path: "fc", "layer4.2") are left out on both sides. Strict: any
+    other key missing, unexpected or mismatched raises, listing each; otherwise they are reported and not loaded."""
     target = model.state_dict()
-    state = to_netspec_layout(read_state_dict(path, checkpoint_cap(model)), target, path)
-    missing = [k for k in target if k not in state]
-    unexpected = [k for k in state if k not in target]
-    both = [k for k in target if k in state]
-    shapes = [
-        f"{k}: checkpoint {tuple(state[k].shape)}, model {tuple(target[k].shape)}"
-        for k in both
-        if state[k].shape != target[k].shape
-    ]
-    kinds = [
-        f"{k}: checkpoint {_kind(state[k])}, model {_kind(target[k])}" for k in both if not _fits(state[k], target[k])
-    ]
-    lines = _listing(path, "missing (in the model, not in the checkpoint)", missing)
-    lines += _listing(path, "unexpected (in the checkpoint, not in the model)", unexpected)
-    lines += _listing(path, "shape mismatch", shapes)
-    lines += _listing(path, "type mismatch", kinds)
-    if not lines:
-        bad = [k for k, v in state.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())]
-        lines = _listing(path, "NaN or infinite values", bad)
-    if lines:  # one line per kind of problem, each naming the file, as spec errors do
+    name = str(source) if isinstance(source, Path) else "state_dict"
+    raw = read_state_dict(source, checkpoint_cap(model)) if isinstance(source, Path) else dict(source)
+    state = to_netspec_layout(_tensors(raw, name), target, name)
+    _check_skips(skip, target, state, name)
+    skipped = tuple(k for k in target if _under(k, skip))
+    state = {k: v for k, v in state.items() if not _under(k, skip)}
+    both = [k for k in target if k in state and not _under(k, skip)]
+    mismatched = [_mismatch(k, state[k], target[k]) for k in both]
+    report = LoadReport(
+        name,
+        tuple(k for k, m in zip(both, mismatched, strict=True) if not m),
+        skipped,
+        tuple(k for k in target if k not in state and k not in skipped),
+        tuple(k for k in state if k not in target),
+        tuple(m for m in mismatched if m),
+    )
+    lines = _listing(name, "missing (in the model, not in the checkpoint)", list(report.missing))
+    lines += _listing(name, "unexpected (in the checkpoint, not in the model)", list(report.unexpected))
+    lines += _listing(name, "shape mismatch", [m for m in report.mismatched if m.endswith(")")])
+    lines += _listing(name, "type mismatch", [m for m in report.mismatched if not m.endswith(")")])
+    if lines and strict:  # one line per kind of problem, each naming the file, as spec errors do
         raise NetspecError("\n".join(lines))
-    model.load_state_dict(state, strict=True)
+    loaded = {k: state[k] for k in report.loaded}
+    bad = [k for k, v in loaded.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())]
+    if bad:
+        raise NetspecError("\n".join(_listing(name, "NaN or infinite values", bad, strictly=False)))
+    model.load_state_dict(loaded, strict=not (skipped or report.missing))
+    return report
+
+
+def _under(key: str, prefixes: Sequence[str]) -> bool:
+    """Whether `key` is a prefix's module or lies inside it: 'fc' covers fc.weight, not fc2.weight."""
+    return any(key == p or key.startswith(p + ".") for p in prefixes)
+
+
+def _check_skips(skip: Sequence[str], target: Mapping[str, Tensor], state: Mapping[str, Tensor], name: str) -> None:
+    """A skip prefix that names nothing is a mistake (a typo would silently load what was meant to be skipped)."""
+    modules = sorted({k.rsplit(".", 1)[0] for k in (*target, *state)})
+    for prefix in skip:
+        if not any(_under(k, (prefix,)) for k in (*target, *state)):
+            hint = did_you_mean(prefix, modules)
+            raise NetspecError(f"{name}: --skip {prefix}: neither the model nor the checkpoint has it{hint}")
+
+
+def _mismatch(key: str, value: Tensor, target: Tensor) -> str:
+    """'' when `value` loads into `target` keeping its meaning, else what differs."""
+    if value.shape != target.shape:
+        return f"{key}: checkpoint {tuple(value.shape)}, model {tuple(target.shape)}"
+    if not _fits(value, target):
+        return f"{key}: checkpoint {_kind(value)}, model {_kind(target)}"
+    return ""
+
+
+def _first(items: Sequence[str], shown: int = 8) -> str:
+    more = f", and {len(items) - shown} more" if len(items) > shown else ""
+    return ", ".join(items[:shown]) + more
 
 
 def _fits(value: Tensor, target: Tensor) -> bool:
@@ -116,12 +179,11 @@ def _kind(value: Tensor) -> str:
     return str(value.dtype).removeprefix("torch.") + layout
 
 
-def _listing(path: Path, title: str, items: list[str], shown: int = 8) -> list[str]:
-    """'w.pt: shape mismatch (loading is strict): 2: a, b', or nothing when there are no items."""
+def _listing(name: str, title: str, items: list[str], strictly: bool = True) -> list[str]:
+    """'w.pt: mismatch (loading is strict): 2: a, b', or nothing when there are no items."""
     if not items:
         return []
-    more = f", and {len(items) - shown} more" if len(items) > shown else ""
-    return [f"{path}: {title} (loading is strict): {len(items)}: {', '.join(items[:shown])}{more}"]
+    return [f"{name}: {title}{' (loading is strict)' if strictly else ''}: {len(items)}: {_first(items)}"]
 
 
 def check_format(path: Path) -> None:

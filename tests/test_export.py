@@ -100,7 +100,9 @@ def test_onnx_export_matches_torch_in_onnxruntime(tmp_path: Path, cli: Cli) -> N
     code, out, _ = cli(
         "export", "resnet18", "--format", "onnx", "-o", str(tmp_path / "m.onnx"), "--weights", str(tmp_path / "w.pt")
     )
-    assert (code, out) == (0, f"{tmp_path / 'm.onnx'}: resnet18 as onnx\n")
+    n = len(reference.state_dict())
+    loaded = f"loaded {n} of the model's {n} tensors from {tmp_path / 'w.pt'}\n"
+    assert (code, out) == (0, f"{loaded}{tmp_path / 'm.onnx'}: resnet18 as onnx\n")
     session = onnxruntime.InferenceSession(str(tmp_path / "m.onnx"))
     x = torch.randn(3, 3, 224, 224)  # a batch of 3: the batch axis is dynamic
     (got,) = session.run(None, {"input": x.numpy()})

@@ -21,7 +21,8 @@ def test_build_loads_a_torchvision_checkpoint(tmp_path: Path, cli: Cli) -> None:
     torch.save(reference.state_dict(), tmp_path / "r18.pt")
     code, out, err = cli("build", "resnet18", "--weights", str(tmp_path / "r18.pt"), "-o", str(tmp_path / "out.pt"))
     assert (code, err) == (0, "")
-    assert out.endswith(f"\nweights loaded from {tmp_path / 'r18.pt'}\nweights written to {tmp_path / 'out.pt'}\n")
+    loaded = f"loaded {len(reference.state_dict())} of the model's {len(reference.state_dict())} tensors"
+    assert out.endswith(f"\n{loaded} from {tmp_path / 'r18.pt'}\nweights written to {tmp_path / 'out.pt'}\n")
     saved = torch.load(tmp_path / "out.pt", weights_only=True)
     assert all(torch.equal(saved[k], v) for k, v in reference.state_dict().items())
 
@@ -116,7 +117,7 @@ CHECKPOINTS = {
     ),
     "complex": (_retyped(torch.complex64), "type mismatch (loading is strict): 1: conv1.weight: checkpoint complex64"),
     "sparse": (_sparse, "type mismatch (loading is strict): 1: fc.bias: checkpoint float32 sparse_coo, model float32"),
-    "nan": (_nan, "NaN or infinite values (loading is strict): 2: layer1.0.bn1.running_var, fc.weight"),
+    "nan": (_nan, "NaN or infinite values: 2: layer1.0.bn1.running_var, fc.weight"),
     "both-prefixes": (_both_prefixes, "the checkpoint holds both 'module.fc.bias' and 'fc.bias'; which to load?"),
     "integer-keys": (_integer_keys, "expected a state_dict (a mapping of names to tensors)"),
 }
