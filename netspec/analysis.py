@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from netspec.anatomy import Layer, Shape, walk
+from netspec.features import FeaturePoint
 from netspec.network import NetworkPlan, plan_network
 from netspec.spec import Spec
 
@@ -50,6 +51,15 @@ class Part:
 
 
 @dataclass(frozen=True)
+class Output:
+    """A feature the network returns, under its key, with its shape."""
+
+    key: str
+    point: FeaturePoint
+    shape: Shape
+
+
+@dataclass(frozen=True)
 class Analysis:
     """Every layer of a spec's network for a square input of `size`, in forward order."""
 
@@ -57,6 +67,7 @@ class Analysis:
     size: int
     layers: tuple[Layer, ...]
     plan: NetworkPlan
+    outputs: tuple[Output, ...] = ()  # the features it returns, when it is a backbone
 
     @property
     def totals(self) -> Totals:
@@ -108,6 +119,8 @@ class Analysis:
                     totals,
                 )
             )
+        if self.outputs:
+            return rows  # a backbone has no head
         head = self.by_part.get("head", [])
         kind = "fc" if any(layer.path == "fc" for layer in head) else "mlp" if spec.head.hidden else "features"
         rows.append(Part("head", 0, kind, None, None, None, self.output[0], self.output, Totals.of(head)))
@@ -118,9 +131,14 @@ def analyze(spec: Spec, size: int | None = None) -> Analysis:
     """Describe every layer of `spec`'s network for a square input of `size` (default: input.size)."""
     size = size or spec.input.size
     net, layers = plan_network(spec), list[Layer]()
-    x = walk(net.stem, "", (spec.input.channels, size, size), "stem", layers)
+    x: Shape = (spec.input.channels, size, size)
+    shapes: dict[str, Shape] = {}  # the output of each of the network's children
+    for op in net.stem:
+        x = shapes[op.name] = walk((op,), "", x, "stem", layers)
     for stage in net.stages:
         for i, block in enumerate(stage.blocks):
             x = walk(block.ops, f"{stage.args.name}.{i}", x, stage.args.name, layers)
+        shapes[stage.args.name] = x
     walk(net.head, "", x, "head", layers)
-    return Analysis(spec, size, tuple(layers), net)
+    outputs = tuple(Output(tap.key, tap.point, shapes[tap.point.module]) for tap in net.taps)
+    return Analysis(spec, size, tuple(layers), net, outputs)

@@ -7,9 +7,10 @@ from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
+from netspec.errors import did_you_mean, quote_choices, unprintable
 from netspec.messages import field_problems
 from netspec.network import StageArgs, stages, stem
-from netspec.plan import Op, PlanError, leaves
+from netspec.plan import Op, PlanError, leaves, stage_name
 from netspec.registry import block_type
 
 if TYPE_CHECKING:
@@ -27,7 +28,8 @@ def problems(spec: Spec) -> list[Problem]:
     found = _norm_groups(stem(spec), "block.norm_groups", "the stem")
     for stage in stages(spec):
         found += _stage_problems(stage)
-    if spec.head.pool == "none" and (spec.head.classes or spec.head.hidden):
+    found += _feature_problems(spec)
+    if spec.head.pool == "none" and (spec.head.classes or spec.head.hidden) and spec.features is None:
         found.append(("head.pool", "a classifier needs a global pool: set pool to avg or max, or classes to 0"))
     return _first_per_field(found)
 
@@ -92,3 +94,31 @@ def _norm_groups(ops: tuple[Op, ...], path: str, what: str) -> list[Problem]:
         if op.kind == "norm" and op.variant == "group" and op.out % op.groups:
             return [(path, f"group norm with {op.groups} groups cannot split the {op.out} channels of {what}")]
     return []
+
+
+def _feature_problems(spec: Spec) -> list[Problem]:
+    """Features the network has, each once, in forward order; under printable, distinct keys."""
+    features = spec.features
+    if features is None:
+        return []
+    names = ["stem", *(stage_name(i) for i in range(len(spec.stages)))]
+    if not features:
+        return [("features", f"name at least one of {quote_choices(names)}")]
+    keyed, found, last = isinstance(features, dict), list[Problem](), -1
+    for i, name in enumerate(features):
+        path = f"features.{name}" if keyed else f"features.{i}"
+        if name not in names:
+            found.append(
+                (path, f"unknown feature '{name}'; choose from {quote_choices(names)}{did_you_mean(name, names)}")
+            )
+        elif names.index(name) <= last:
+            found.append((path, f"'{name}' comes after '{names[last]}'; list features once each, in forward order"))
+        last = max(last, names.index(name) if name in names else last)
+    if isinstance(features, dict):
+        for name, key in features.items():
+            if not key or unprintable(key):
+                found.append((f"features.{name}", "a key must be printable text, not empty"))
+            elif key in list(features.values())[: list(features).index(name)]:
+                first = next(n for n, k in features.items() if k == key)
+                found.append((f"features.{name}", f"key '{key}' is already given to {first}"))
+    return found

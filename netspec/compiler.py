@@ -7,9 +7,11 @@ flatten, fc), so its state_dict keys are torchvision's and its forward is a stra
 from __future__ import annotations
 
 from collections import OrderedDict
+from typing import ClassVar
 
-from torch import nn
+from torch import Tensor, nn
 
+from netspec.features import FeatureInfo
 from netspec.fit import check_layers
 from netspec.layers import build, built
 from netspec.network import NetworkPlan, StagePlan, plan_network
@@ -20,6 +22,37 @@ from netspec.spec import Spec
 class ResNet(nn.Sequential):
     """A network compiled from a netspec spec: stem, stages layer1..layerN and head, run in order."""
 
+    feature_info: FeatureInfo  # the features it offers (timm's attribute): channels and reduction of each
+    __jit_ignored_attributes__: ClassVar = ["feature_info"]  # plain Python, for the people and tools that build on it
+
+
+class FeatureList(ResNet):
+    """A backbone: the network up to its last chosen feature, returning the chosen outputs as a list (timm)."""
+
+    def __init__(self, parts: OrderedDict[str, nn.Module], keys: list[str]) -> None:
+        super().__init__(parts)
+        self.keys = keys  # per child: the key of its output, or '' when it is not returned
+
+    def forward(self, x: Tensor) -> list[Tensor]:
+        out: list[Tensor] = []
+        for i, module in enumerate(self):
+            x = module(x)
+            if self.keys[i]:
+                out.append(x)
+        return out
+
+
+class FeatureDict(FeatureList):
+    """A backbone returning the chosen outputs as a dict under their keys (torchvision's IntermediateLayerGetter)."""
+
+    def forward(self, x: Tensor) -> dict[str, Tensor]:  # type: ignore[override]
+        out: dict[str, Tensor] = {}
+        for i, module in enumerate(self):
+            x = module(x)
+            if self.keys[i]:
+                out[self.keys[i]] = x
+        return out
+
 
 def compile_spec(spec: Spec) -> ResNet:
     """Build the module that `spec` describes, initialised as torchvision initialises its ResNets."""
@@ -28,7 +61,13 @@ def compile_spec(spec: Spec) -> ResNet:
     for stage in net.stages:
         parts[stage.args.name] = _stage(stage)
     parts.update((op.name, build(op)) for op in net.head)
-    model = ResNet(parts)
+    if net.taps:
+        keys = {tap.point.module: tap.key for tap in net.taps}
+        model: ResNet = (FeatureDict if net.keyed else FeatureList)(parts, [keys.get(name, "") for name in parts])
+        model.feature_info = FeatureInfo([tap.point for tap in net.taps])
+    else:
+        model = ResNet(parts)
+        model.feature_info = FeatureInfo(net.points)
     _init_weights(model, net)
     return model
 

@@ -39,8 +39,10 @@ def _onnx(model: nn.Module, input_shape: tuple[int, int, int], buffer: io.BytesI
     except ImportError:
         raise NetspecError("ONNX export needs the onnx package: pip install onnx") from None
     example = torch.randn(1, *input_shape)
-    axes = {"input": {0: "batch"}, "output": {0: "batch"}}
+    # A backbone has one output per feature, named by its key (netspec.compiler.FeatureList); a classifier, one.
+    outputs = [key for key in getattr(model, "keys", []) if key] or ["output"]
+    axes = {name: {0: "batch"} for name in ["input", *outputs]}
     # The TorchScript-based exporter: the dynamo-based one needs onnxscript, and these models trace exactly.
-    names = {"input_names": ["input"], "output_names": ["output"], "dynamic_axes": axes}
+    names = {"input_names": ["input"], "output_names": outputs, "dynamic_axes": axes}
     # A file object works (torch.onnx's docs say so; its type hints do not).
     torch.onnx.export(model, (example,), buffer, dynamo=False, **names)  # type: ignore[arg-type]

@@ -32,7 +32,7 @@ _BOUNDS |= {"less_than_equal": ("le", "at most"), "less_than": ("lt", "less than
 
 def diagnostics(error: ValidationError, model: type[BaseModel], locate: Locate) -> list[Diagnostic]:
     """One diagnostic per problem in `error`, placed with `locate`."""
-    details = [err for err in error.errors(include_url=False) if not _echo(err, error)]
+    details = _unions([err for err in error.errors(include_url=False) if not _echo(err, error)])
     suggested = _suggested_fields(details, model)
     found: list[Diagnostic] = []
     for err in details:
@@ -43,6 +43,41 @@ def diagnostics(error: ValidationError, model: type[BaseModel], locate: Locate) 
             at_key = err["type"] == "extra_forbidden"
             found.append(Diagnostic(locate(loc, at_key), _dotted(loc), _message(err, model)))
     return found
+
+
+_TAG = re.compile(r"^\w+\[.*\]$")  # pydantic's name for a member of a union: 'tuple[str, ...]', 'dict[str,str]'
+
+
+def _unions(details: list[ErrorDetails]) -> list[ErrorDetails]:
+    """A value that fits no member of a union is reported by pydantic once per member, under the member's name.
+    Keep the members whose kind the value has (a list for a tuple), their errors placed without the name; when it
+    has none of their kinds, one error naming each kind that would do."""
+    out: list[ErrorDetails] = []
+    unions: dict[Loc, list[tuple[int, ErrorDetails]]] = {}
+    for err in details:
+        loc = tuple(err["loc"])
+        tag = next((i for i, part in enumerate(loc) if isinstance(part, str) and _TAG.match(part)), None)
+        if tag is None:
+            out.append(err)
+        else:
+            unions.setdefault(loc[:tag], []).append((tag, err))
+    for prefix, errs in unions.items():
+        inside = [_placed(err, prefix + tuple(err["loc"][i + 1 :])) for i, err in errs if len(err["loc"]) > i + 1]
+        if inside:
+            out += inside
+            continue
+        kinds = " or ".join(dict.fromkeys(_KINDS.get(err["type"], err["type"]) for _, err in errs))
+        value = errs[0][1].get("input")
+        combined = _placed(errs[0][1], prefix)
+        combined["type"], combined["msg"] = "union", f"expected {kinds}, got {describe(value)}"
+        out.append(combined)
+    return out
+
+
+def _placed(err: ErrorDetails, loc: Loc) -> ErrorDetails:
+    moved = err.copy()
+    moved["loc"] = loc
+    return moved
 
 
 def field_problems(error: ValidationError, model: type[BaseModel]) -> list[tuple[str, str]]:
@@ -60,7 +95,7 @@ def _echo(err: ErrorDetails, error: ValidationError) -> bool:
 
 def problem_at(path: str, message: str, locate: Locate) -> Diagnostic:
     """A (dotted field, message) problem placed where that field was written: at the key of an unknown one."""
-    return Diagnostic(locate(loc_of(path), message.startswith("unknown field ")), path, message)
+    return Diagnostic(locate(loc_of(path), message.startswith(("unknown field ", "unknown feature "))), path, message)
 
 
 def loc_of(dotted: str) -> Loc:

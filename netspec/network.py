@@ -7,11 +7,12 @@ first block, the default expansion, the norm and activation, the stochastic dept
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-from netspec.plan import BlockArgs, BlockPlan, Op, Style, act, conv, norm, stage_name
+from netspec.features import FeaturePoint, Tap, chosen, stride
+from netspec.plan import BlockArgs, BlockPlan, Op, Style, act, conv, norm, stage_index, stage_name
 from netspec.registry import BlockType, block_type
 
 if TYPE_CHECKING:
@@ -57,11 +58,16 @@ class StagePlan:
 
 @dataclass(frozen=True)
 class NetworkPlan:
-    """Every layer of a spec's network: the stem's and head's ops, and each stage's block plans."""
+    """Every layer of a spec's network: the stem's and head's ops, and each stage's block plans; the features it
+    offers (stem, layer1..N), and those it returns when the spec asks for features (then up to the last one only,
+    without a head)."""
 
     stem: tuple[Op, ...]
     stages: tuple[StagePlan, ...]
     head: tuple[Op, ...]
+    points: tuple[FeaturePoint, ...] = ()
+    taps: tuple[Tap, ...] = ()
+    keyed: bool = False  # the taps are returned as a dict under their keys, not as a list
 
 
 def style(block: BlockSettings) -> Style:
@@ -100,14 +106,38 @@ def stages(spec: Spec) -> Iterator[StageArgs]:
 
 
 def plan_network(spec: Spec) -> NetworkPlan:
-    """The plan of every layer of `spec`'s network."""
+    """The plan of every layer of `spec`'s network: up to its last feature, when it returns features."""
     planned = tuple(StagePlan(s, tuple(s.plan(i) for i in range(s.stage.depth))) for s in stages(spec))
-    channels = planned[-1].blocks[-1].ops[-1].out
-    return NetworkPlan(stem(spec), planned, head(spec, channels))
+    body, pool = stem_body(spec), stem_pool(spec)
+    points = feature_points(body, pool, planned)
+    taps = chosen(spec.features, points)
+    if not taps:
+        return NetworkPlan((*body, *pool), planned, head(spec, planned[-1].blocks[-1].ops[-1].out), points)
+    last = stage_index(taps[-1].point.feature)
+    ops = body if last is None else (*body, *pool)
+    return NetworkPlan(
+        ops, planned[: 0 if last is None else last + 1], (), points, taps, isinstance(spec.features, dict)
+    )
+
+
+def feature_points(body: Sequence[Op], pool: Sequence[Op], planned: Sequence[StagePlan]) -> tuple[FeaturePoint, ...]:
+    """The stem's output (before its pool) and each stage's, with their channels and reductions."""
+    reduction = stride(body)
+    points = [FeaturePoint("stem", body[-1].name, body[-1].out, reduction)]
+    reduction *= stride(pool)
+    for stage in planned:
+        reduction *= stage.args.stage.stride
+        points.append(FeaturePoint(stage.args.name, stage.args.name, stage.args.first.out_channels, reduction))
+    return tuple(points)
 
 
 def stem(spec: Spec) -> tuple[Op, ...]:
-    """conv1 (a Sequential for multi-conv stems, as in timm), bn1, act1 and the pool."""
+    """The whole stem: its convs, norm and activation, then its pool."""
+    return (*stem_body(spec), *stem_pool(spec))
+
+
+def stem_body(spec: Spec) -> tuple[Op, ...]:
+    """conv1 (a Sequential for multi-conv stems, as in timm), bn1, act1."""
     s, channels, convs = style(spec.block), spec.input.channels, []
     for i, layer in enumerate(spec.stem.layers()):
         if i > 0:
@@ -118,6 +148,12 @@ def stem(spec: Spec) -> tuple[Op, ...]:
     ops = [first if len(convs) == 1 else Op("conv1", "sequential", first.ins, channels, children=tuple(convs))]
     if spec.stem_norm():
         ops += [norm("bn1", channels, s), act("act1", channels, s.act)]
+    return tuple(ops)
+
+
+def stem_pool(spec: Spec) -> tuple[Op, ...]:
+    """The stem's pool (none, a pool, or ResNet-RS's strided conv), after its body."""
+    s, channels, ops = style(spec.block), spec.stem.layers()[-1].width, list[Op]()
     pool = spec.stem.pool_kind()
     if pool == "max":
         ops.append(Op("maxpool", "maxpool", channels, channels, 3, 2))

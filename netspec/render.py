@@ -152,7 +152,9 @@ def _draw_node(g: graphviz.Digraph, group: Group, detail: str, depths: dict[str,
     kind = _kind(group, depths)
     first = group.members[0]
     tooltip = _tooltip(group, kind)
-    if first.kind in ("input", "output"):
+    if first.kind == "output" and len(first.inputs) > 1:  # a backbone's features: each edge in is one
+        g.node(group.id, f"output\\n{len(first.inputs)} feature maps", shape="oval", tooltip=tooltip)
+    elif first.kind in ("input", "output"):
         g.node(group.id, f"{group.id}\\n{_shape(group.shape)}", shape="oval", tooltip=tooltip)
     elif first.kind == "add" and len(group.members) == 1:
         g.node(group.id, "+", shape="circle", width="0.3", fixedsize="true", tooltip=tooltip)

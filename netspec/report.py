@@ -40,7 +40,8 @@ def one_line(spec: Spec, analysis: Analysis) -> str:
     """'resnet50: 4 stages, 16 bottleneck blocks, output 1000'."""
     kinds = "/".join(sorted({block.type for block in spec.stage_blocks()}))
     blocks = sum(stage.depth for stage in spec.stages)
-    return f"{spec.name}: {len(spec.stages)} stages, {blocks} {kinds} blocks, output {_shape(analysis.output)}"
+    output = ", ".join(f"{o.key} {_shape(o.shape)}" for o in analysis.outputs) or _shape(analysis.output)
+    return f"{spec.name}: {len(spec.stages)} stages, {blocks} {kinds} blocks, output {output}"
 
 
 def rows(analysis: Analysis, depth: str) -> list[Row]:
@@ -91,8 +92,20 @@ def summary(analysis: Analysis, depth: str = "stage", fmt: str = "table", batch:
         "",
     ]
     lines += _render(table, t.macs, batch, markdown=fmt == "markdown")
+    lines += _outputs(analysis)
     lines += ["", *_footer(t, batch)]
     return "\n".join(lines)
+
+
+def _outputs(analysis: Analysis) -> list[str]:
+    """The features a backbone returns: key, module, shape and reduction of each."""
+    if not analysis.outputs:
+        return []
+    kind = "a dict" if analysis.plan.keyed else "a list"
+    rows = [(o.key, o.point.module, _shape(o.shape), f"reduction {o.point.reduction}") for o in analysis.outputs]
+    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+    lines = [f"  {k.ljust(widths[0])}  {m.ljust(widths[1])}  {s.ljust(widths[2])}  {r}" for k, m, s, r in rows]
+    return ["", f"returns {kind} of {len(rows)} features:", *lines]
 
 
 def _footer(t: Totals, batch: int) -> list[str]:
@@ -174,8 +187,14 @@ def _json(analysis: Analysis, table: list[Row], batch: int) -> str:
             "ops": t.ops * batch,
             "memory_bytes": t.new * batch * BYTES_PER_ELEMENT,
         },
-        "output": [batch, *analysis.output],
     }
+    if analysis.outputs:
+        data["outputs"] = [
+            {"key": o.key, "module": o.point.module, "shape": [batch, *o.shape], "reduction": o.point.reduction}
+            for o in analysis.outputs
+        ]
+    else:
+        data["output"] = [batch, *analysis.output]
     return json.dumps(data, indent=2)
 
 

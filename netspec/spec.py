@@ -231,6 +231,11 @@ class Spec(_Model):
     block: BlockSettings = Field(default_factory=BlockSettings, description="block settings for every stage")
     stages: tuple[Stage, ...] = _listed("the stages, in order; stage i is layer{i+1}", min_length=1)
     head: Head = Field(default_factory=Head, description="pool and classifier")
+    features: Annotated[tuple[str, ...], Field(strict=False)] | dict[str, str] | None = Field(
+        None,
+        description="return these outputs instead of classifying (stem, layer1, ...): a list, or a mapping of each "
+        "to the key it is returned under; the network ends at the last one, without a head",
+    )
     regnet: RegNetDesign | None = Field(
         None, description="a RegNet by its design parameters, expanded into stages and regnet blocks (no stages then)"
     )
