@@ -34,6 +34,7 @@ __all__ = [
     "TrainSettings",
     "build",
     "diagram",
+    "load",
     "load_settings",
     "load_spec",
     "load_weights",
@@ -45,25 +46,56 @@ __version__ = "0.1.0"
 
 
 def build(
-    spec: Spec | str | os.PathLike[str], *, limits: Limits | None = None, device: str | None = None, **overrides: Any
+    spec: Spec | str | os.PathLike[str],
+    *,
+    pretrained: bool = False,
+    limits: Limits | None = None,
+    device: str | None = None,
+    **overrides: Any,
 ) -> ResNet:
     """Build the nn.Module a spec describes.
 
-    `spec` is a Spec, a path to a YAML file, or a builtin name ("resnet50"). Keyword overrides are deep-merged
-    into the spec before validation, as `extends` does: `build("resnet50", head={"classes": 10})`. The spec is
-    held to `limits` (default: Limits()) before anything is allocated. `device="meta"` builds the structure
-    without allocating weights (for summaries and diagrams of very large networks).
+    `spec` is a Spec, a path to a YAML file or model file, or a builtin name ("resnet50"). Keyword overrides are
+    deep-merged into the spec before validation, as `extends` does: `build("resnet50", head={"classes": 10})`,
+    `build("resnet50", features=["layer2", "layer3", "layer4"])`. The spec is held to `limits` (default: Limits())
+    before anything is allocated. `pretrained=True` loads a builtin's published weights (docs/pretrained.md),
+    all but the classifier when the head differs from theirs. `device="meta"` builds the structure without
+    allocating weights (for summaries and diagrams of very large networks).
     """
     admitted = admit(spec, limits, overrides=overrides).spec  # before torch is imported: a refusal costs nothing
+    if pretrained:
+        from netspec.pretrained import weights_for
+
+        weights_for(spec)  # a name without weights fails before anything is built
     import torch
 
     from netspec.compiler import compile_spec
 
     if device is None:
-        return compile_spec(admitted)
-    # torch.device as a context routes every tensor op through Python: enter it only when asked to.
-    with torch.device(device):
-        return compile_spec(admitted)
+        model = compile_spec(admitted)
+    else:  # torch.device as a context routes every tensor op through Python: enter it only when asked to.
+        with torch.device(device):
+            model = compile_spec(admitted)
+    if pretrained:
+        from netspec.weights import load_pretrained
+
+        load_pretrained(model, spec, admitted)
+    return model
+
+
+def load(path: str | os.PathLike[str], *, limits: Limits | None = None) -> ResNet:
+    """The model a model file holds (a .safetensors file netspec wrote: `build -o`, a training checkpoint, export),
+    rebuilt from the spec in the file's metadata and loaded with its weights, with no spec file around. The
+    embedded spec is held to `limits` as a spec file is."""
+    from pathlib import Path
+
+    from netspec.modelfile import SUFFIX, is_model_file
+
+    if not is_model_file(path):
+        raise NetspecError(f"{os.fspath(path)}: netspec.load reads a model file ({SUFFIX}); for a spec, use build")
+    model = build(path, limits=limits)
+    load_weights(model, Path(path))
+    return model
 
 
 def optimize_for_inference(model: nn.Module, channels_last: bool = True) -> nn.Module:

@@ -29,6 +29,7 @@ def problems(spec: Spec) -> list[Problem]:
     for stage in stages(spec):
         found += _stage_problems(stage)
     found += _feature_problems(spec)
+    found += _input_problems(spec)
     if spec.head.pool == "none" and (spec.head.classes or spec.head.hidden) and spec.features is None:
         found.append(("head.pool", "a classifier needs a global pool: set pool to avg or max, or classes to 0"))
     return _first_per_field(found)
@@ -94,6 +95,16 @@ def _norm_groups(ops: tuple[Op, ...], path: str, what: str) -> list[Problem]:
         if op.kind == "norm" and op.variant == "group" and op.out % op.groups:
             return [(path, f"group norm with {op.groups} groups cannot split the {op.out} channels of {what}")]
     return []
+
+
+def _input_problems(spec: Spec) -> list[Problem]:
+    """A normalization value per input channel (a changed input.channels leaves an inherited mean behind)."""
+    channels, found = spec.input.channels, list[Problem]()
+    for name, given in (("mean", spec.input.mean), ("std", spec.input.std)):
+        if given is not None and len(given) != channels:
+            message = f"give one value per input channel: {channels}, not {len(given)} (input.channels changed?)"
+            found.append((f"input.{name}", message))
+    return found
 
 
 def _feature_problems(spec: Spec) -> list[Problem]:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from netspec.cli_train import add_train_options, is_main_process, run_train
+from netspec.cli_weights import add_weights_options, load_chosen
 from netspec.diff import render as render_diff
 from netspec.drawing import DETAILS, check_diagram_format, diagram_bytes, draw
 from netspec.errors import NetspecError, printable
@@ -57,7 +58,7 @@ def _parser() -> argparse.ArgumentParser:
 def _spec_command(commands: Any, name: str, text: str) -> argparse.ArgumentParser:
     """A command on one spec, with --input-size, --set and --limit."""
     command: argparse.ArgumentParser = commands.add_parser(name, help=text)
-    command.add_argument("spec", metavar="SPEC", help="spec file or builtin name")
+    command.add_argument("spec", metavar="SPEC", help="spec file, builtin name, or model file (.safetensors)")
     _add_size(command)
     _add_set(command)
     return command
@@ -65,7 +66,7 @@ def _spec_command(commands: Any, name: str, text: str) -> argparse.ArgumentParse
 
 def _build_options(build: argparse.ArgumentParser) -> None:
     build.add_argument("-o", "--output", type=Path, help="save the weights (.pt or .safetensors)")
-    _add_weights(build)
+    add_weights_options(build)
     build.add_argument("--max-params", type=float, help="same as --limit params=N (default 2e9)")
     build.add_argument("--device", default="cpu", help="where to build: cpu, cuda, or meta (no memory for weights)")
     build.add_argument("--optimize", choices=["inference"], help="fold norms into convs and use channels_last")
@@ -76,15 +77,8 @@ def _build_options(build: argparse.ArgumentParser) -> None:
 def _export_options(export: argparse.ArgumentParser) -> None:
     export.add_argument("--format", required=True, choices=EXPORT_FORMATS, help="torchscript, onnx or safetensors")
     export.add_argument("-o", "--output", type=Path, required=True, help="the file to write")
-    _add_weights(export)
+    add_weights_options(export)
     export.add_argument("--optimize", choices=["inference"], help="fold norms into convs first")
-
-
-def _add_weights(command: argparse.ArgumentParser) -> None:
-    command.add_argument("--weights", type=Path, help="load a state_dict (torchvision or timm layout) strictly")
-    command.add_argument(
-        "--skip", action="append", default=[], metavar="PREFIX", help="leave these --weights out, e.g. --skip fc"
-    )
 
 
 def _positive(text: str) -> int:
@@ -179,13 +173,14 @@ def _build(args: argparse.Namespace) -> int:
     if args.diagram is not None:
         check_diagram_format(args.diagram)
         writer.check(args.diagram)
-    if args.device == "meta" and (args.output or args.weights):
-        raise NetspecError("a model built on the meta device has no weights to load or save; drop -o/--weights")
+    if args.device == "meta" and (args.output or args.weights or args.pretrained):
+        raise NetspecError("a model built on the meta device has no weights to load or save; drop -o and the weights")
     model, report = _model(args, admitted)
     print(summary(analysis))
     notes = [str(report)] if report is not None else []
     if args.output is not None:
-        writer.write(args.output, weights_bytes(model, args.output.suffix))
+        described = admitted.spec if args.optimize != "inference" else None  # folded norms: not the spec's model
+        writer.write(args.output, weights_bytes(model, args.output.suffix, described))
         notes.append(f"weights written to {args.output}")
     if args.diagram is not None:
         graph = draw(admitted, args.detail, args.rankdir, args.expand, args.input_size)
@@ -209,19 +204,8 @@ def _model(args: argparse.Namespace, admitted: Admitted) -> tuple[Any, Any]:
     else:  # torch.device as a context routes every tensor op through Python: only when asked to
         with torch.device(args.device):
             model = compile_spec(admitted.spec)
-    report = _load(args, model)  # the checkpoint's layout: before norms are folded into convs
+    report = load_chosen(args, model, admitted.spec)  # the checkpoint's layout: before norms are folded into convs
     return optimize_for_inference(model) if args.optimize == "inference" else model, report
-
-
-def _load(args: argparse.Namespace, model: Any) -> Any:
-    """--weights loaded into `model`, but for --skip prefixes: the load report, or None without --weights."""
-    from netspec.weights import load_weights
-
-    if args.weights is None:
-        if args.skip:
-            raise NetspecError("--skip leaves out part of --weights; give --weights FILE too")
-        return None
-    return load_weights(model, args.weights, args.skip)
 
 
 def _export(args: argparse.Namespace) -> int:
@@ -235,11 +219,12 @@ def _export(args: argparse.Namespace) -> int:
     from netspec.optimize import optimize_for_inference
 
     model: nn.Module = compile_spec(spec)
-    report = _load(args, model)
+    report = load_chosen(args, model, spec)
     if args.optimize == "inference":
         model = optimize_for_inference(model, channels_last=False)
     size = args.input_size or spec.input.size
-    writer.write(args.output, export_bytes(model, args.format, (spec.input.channels, size, size)))
+    described = spec if args.optimize != "inference" else None  # folded norms: not the spec's model
+    writer.write(args.output, export_bytes(model, args.format, (spec.input.channels, size, size), described))
     print(*([str(report)] if report is not None else []), f"{args.output}: {spec.name} as {args.format}", sep="\n")
     return 0
 

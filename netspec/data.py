@@ -13,35 +13,38 @@ from torchvision import transforms as T
 
 from netspec.errors import NetspecError
 from netspec.settings import TrainSettings
+from netspec.spec import Input
 
-CIFAR_MEAN, CIFAR_STD = (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)
-IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 CIFAR_CLASSES = 10
 
 
-def datasets_for(
-    settings: TrainSettings, size: int, classes: int, channels: int = 3
-) -> tuple[Dataset[Any], Dataset[Any]]:
-    """(train, test) for `settings.data` at `size` x `size` pixels; `classes` is the network's output count."""
-    if channels != 3:
-        raise NetspecError(f"netspec train reads RGB images, but the spec's input.channels is {channels}")
+def datasets_for(settings: TrainSettings, spec_input: Input, classes: int) -> tuple[Dataset[Any], Dataset[Any]]:
+    """(train, test) for `settings.data`, at the spec's input size and normalized as its input says (the model's
+    fact, not the data's: fine-tuning keeps the normalization the weights were trained with); `classes` is the
+    network's output count."""
+    size, normalize = spec_input.size, T.Normalize(*spec_input.normalization)
+    if spec_input.channels != 3:
+        raise NetspecError(f"netspec train reads RGB images, but the spec's input.channels is {spec_input.channels}")
     if settings.data == "fake":
         return _fake(settings, size, classes)
     if settings.data == "cifar10":
         _check_classes(classes, CIFAR_CLASSES, "CIFAR-10")
-        return _cifar10(settings, size)
-    return _imagefolder(Path(settings.data.removeprefix("imagefolder:")), settings.augment, size, classes)
+        return _cifar10(settings, size, normalize)
+    folder = Path(settings.data.removeprefix("imagefolder:"))
+    return _imagefolder(folder, settings.augment, size, normalize, classes)
 
 
-def _small_image_transforms(augment: bool, size: int, mean: tuple[float, ...], std: tuple[float, ...]) -> T.Compose:
+def _small_image_transforms(augment: bool, size: int, normalize: T.Normalize) -> T.Compose:
     """CIFAR's augmentation (He et al. 2015): pad by an eighth, random crop back, random horizontal flip."""
     steps: list[object] = [T.RandomCrop(size, padding=size // 8), T.RandomHorizontalFlip()] if augment else []
-    return T.Compose([*steps, T.ToTensor(), T.Normalize(mean, std)])
+    return T.Compose([*steps, T.ToTensor(), normalize])
 
 
 def _fake(settings: TrainSettings, size: int, classes: int) -> tuple[Dataset[Any], Dataset[Any]]:
-    test = T.Compose([T.ToTensor(), T.Normalize((0.5,) * 3, (0.25,) * 3)])
-    train = _small_image_transforms(settings.augment, size, (0.5,) * 3, (0.25,) * 3)
+    # Random pixels have no normalization to keep: centre and scale them by their own statistics.
+    synthetic = T.Normalize((0.5,) * 3, (0.25,) * 3)
+    test = T.Compose([T.ToTensor(), synthetic])
+    train = _small_image_transforms(settings.augment, size, synthetic)
     count, shape = settings.fake_images, (3, size, size)
     # Different offsets keep the test images apart from the training images.
     return (
@@ -50,11 +53,11 @@ def _fake(settings: TrainSettings, size: int, classes: int) -> tuple[Dataset[Any
     )
 
 
-def _cifar10(settings: TrainSettings, size: int) -> tuple[Dataset[Any], Dataset[Any]]:
+def _cifar10(settings: TrainSettings, size: int, normalize: T.Normalize) -> tuple[Dataset[Any], Dataset[Any]]:
     if size != 32:
         raise NetspecError(f"CIFAR-10 images are 32x32, but the spec's input.size is {size}; set input.size: 32")
-    train = _small_image_transforms(settings.augment, size, CIFAR_MEAN, CIFAR_STD)
-    test = _small_image_transforms(False, size, CIFAR_MEAN, CIFAR_STD)
+    train = _small_image_transforms(settings.augment, size, normalize)
+    test = _small_image_transforms(False, size, normalize)
     root = Path(settings.data_dir)
     try:
         return (
@@ -69,15 +72,16 @@ def _cifar10(settings: TrainSettings, size: int) -> tuple[Dataset[Any], Dataset[
         ) from None
 
 
-def _imagefolder(path: Path, augment: bool, size: int, classes: int) -> tuple[Dataset[Any], Dataset[Any]]:
+def _imagefolder(
+    path: Path, augment: bool, size: int, normalize: T.Normalize, classes: int
+) -> tuple[Dataset[Any], Dataset[Any]]:
     """PATH/train/CLASS/*.png and PATH/val/CLASS/*.png (torchvision's ImageFolder layout, as for ImageNet)."""
     folders = [path / "train", path / "val"]
     missing = [str(folder) for folder in folders if not folder.is_dir()]
     if missing:
         raise NetspecError(f"{' and '.join(missing)}: no such folder; imagefolder:PATH needs PATH/train and PATH/val")
-    normalize = [T.ToTensor(), T.Normalize(IMAGENET_MEAN, IMAGENET_STD)]
-    plain = T.Compose([T.Resize(size), T.CenterCrop(size), *normalize])  # the test set's; training's unaugmented
-    augmented = T.Compose([T.RandomResizedCrop(size), T.RandomHorizontalFlip(), *normalize])
+    plain = T.Compose([T.Resize(size), T.CenterCrop(size), T.ToTensor(), normalize])  # the test set's
+    augmented = T.Compose([T.RandomResizedCrop(size), T.RandomHorizontalFlip(), T.ToTensor(), normalize])
     train = datasets.ImageFolder(str(folders[0]), transform=augmented if augment else plain)
     test = datasets.ImageFolder(str(folders[1]), transform=plain)
     if train.classes != test.classes:

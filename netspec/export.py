@@ -9,13 +9,15 @@ import torch
 from torch import nn
 
 from netspec.errors import NetspecError
+from netspec.spec import Spec
+from netspec.weights import weights_bytes
 
 FORMATS = ("torchscript", "onnx", "safetensors")
 
 
-def export_bytes(model: nn.Module, fmt: str, input_shape: tuple[int, int, int]) -> bytes:
+def export_bytes(model: nn.Module, fmt: str, input_shape: tuple[int, int, int], spec: Spec | None = None) -> bytes:
     """`model` in `fmt`. TorchScript is scripted (control flow kept), ONNX traced from one input of
-    `input_shape` (C, H, W) with a dynamic batch axis, safetensors holds the state_dict."""
+    `input_shape` (C, H, W) with a dynamic batch axis, safetensors holds the state_dict and `spec` (a model file)."""
     model = model.eval()
     buffer = io.BytesIO()
     if fmt == "torchscript":
@@ -25,9 +27,7 @@ def export_bytes(model: nn.Module, fmt: str, input_shape: tuple[int, int, int]) 
     elif fmt == "onnx":
         _onnx(model, input_shape, buffer)
     elif fmt == "safetensors":
-        from safetensors.torch import save
-
-        return save({k: v.detach().contiguous() for k, v in model.state_dict().items()})
+        return weights_bytes(model, ".safetensors", spec)
     else:
         raise NetspecError(f"unknown export format '{fmt}'; use {', '.join(FORMATS)}")
     return buffer.getvalue()

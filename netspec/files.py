@@ -97,6 +97,11 @@ class Writer:
 
     def write(self, target: Path, data: bytes) -> None:
         """Replace `target` with `data` in one step: readers see the old file or the new one, never a part."""
+        self.write_chunks(target, (data,))
+
+    def write_chunks(self, target: Path, chunks: Iterable[bytes]) -> None:
+        """`write` for data that arrives in parts (a download): an error raised while they arrive leaves
+        `target` as it was, with no temporary file behind."""
         mode = self._mode_to_keep(target)
         try:
             fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
@@ -104,7 +109,8 @@ class Writer:
             raise os_error(target, exc, "write") from None
         try:
             with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
+                for chunk in chunks:
+                    handle.write(chunk)
                 handle.flush()
                 os.fsync(handle.fileno())  # a full disk fails here, before the old file is replaced
             os.chmod(tmp, mode)

@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from netspec import reader, sources
+from netspec import modelfile, reader, sources
 from netspec.errors import Mark, SpecError, closest, did_you_mean
 from netspec.messages import Loc, describe, diagnostics, loc_of, walk_paths
 from netspec.reader import Document
@@ -68,7 +68,8 @@ def load_document(ref: str | os.PathLike[str], _chain: tuple[Path, ...] = (), _m
     """Read a spec file and everything it `extends`, deep-merged (lists replace whole)."""
     path = sources.resolve(ref, _chain[-1].parent if _chain else None, _mark)
     source = sources.display(path)
-    doc = check_document(reader.read_file(path, source), source)
+    read = modelfile.read_spec if modelfile.is_model_file(path) else reader.read_file
+    doc = check_document(read(path, source), source)
     own = {k: doc.data[k] for k in NOT_INHERITED if k in doc.data}
     own.setdefault("name", path.stem)
     base_ref = doc.data.pop("extends", None)

@@ -23,6 +23,7 @@ from typing import Any
 
 from netspec.errors import NetspecError
 from netspec.files import Writer, digest, read_input
+from netspec.modelfile import spec_data
 from netspec.reader import dump, read_file
 from netspec.settings import TrainSettings
 from netspec.spec import Spec
@@ -115,7 +116,7 @@ class Run:
             )
         if not epoch:
             raise NetspecError(f"{self.folder}: no checkpoint to resume from (no epoch completed)")
-        if read_file(self.spec, str(self.spec)).data != _spec_data(spec):
+        if read_file(self.spec, str(self.spec)).data != spec_data(spec):
             raise NetspecError(f"{self.spec}: the run trained a different network; resume it with the same spec")
         saved, current = read_file(self.settings, str(self.settings)).data, settings.model_dump(mode="json")
         changed = sorted(k for k in current if k not in RESUMABLE and saved.get(k) != current[k])
@@ -161,7 +162,7 @@ class Run:
 
     def start(self, spec: Spec, settings: TrainSettings) -> None:
         """Record what is trained and how (after `check`, holding the lock)."""
-        self._write(self.spec, _yaml(_spec_data(spec)))
+        self._write(self.spec, _yaml(spec_data(spec)))
         self._write(self.settings, _yaml(settings.model_dump(mode="json")))
 
     def commit(self, files: dict[str, bytes], epoch: int) -> None:
@@ -194,10 +195,6 @@ _NAMES = {*CHECKPOINTS, *RECORDS} - {"manifest.json"}
 
 def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON number")
-
-
-def _spec_data(spec: Spec) -> Any:
-    return spec.model_dump(mode="json", exclude_unset=True)
 
 
 def _yaml(data: Any) -> bytes:

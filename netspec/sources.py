@@ -41,7 +41,7 @@ def resolve(ref: str | os.PathLike[str], relative_to: Path | None = None, mark: 
     path = (relative_to / text) if relative_to is not None else Path(text)
     if path.exists() and not path.is_dir():
         return path  # a FIFO or a device too: the reader refuses it by name, without waiting on it
-    looks_like_path = text.endswith(SUFFIXES)
+    looks_like_path = text.endswith((*SUFFIXES, ".safetensors"))  # a spec file, or a model file holding one
     builtin = builtin_dir() / f"{text}.yaml"
     if not looks_like_path and builtin.is_file():
         return builtin

@@ -41,6 +41,7 @@ AntiAlias = Literal["none", "blur"]
 Conv = Literal["plain", "std"]
 STEM_PRESETS: tuple[str, ...] = StemPreset.__args__  # type: ignore[attr-defined]
 
+IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 Positive = Annotated[int, Field(ge=1)]
 NonNegative = Annotated[int, Field(ge=0)]
 Rate = Annotated[float, Field(ge=0.0, lt=1.0)]
@@ -60,6 +61,19 @@ class Input(_Model):
 
     channels: Positive = Field(3, description="input channels (3 for RGB)")
     size: Positive = Field(224, description="nominal square image size, for shapes and MACs in summaries")
+    mean: tuple[float, ...] | None = _listed(
+        "per-channel mean subtracted from inputs in [0, 1] (default: ImageNet's)", default=None
+    )
+    std: tuple[Annotated[float, Field(gt=0)], ...] | None = _listed(
+        "per-channel std inputs are divided by", default=None
+    )
+
+    @property
+    def normalization(self) -> tuple[tuple[float, ...], tuple[float, ...]]:
+        """(mean, std): as given, else ImageNet's for RGB (what torchvision's and timm's weights expect), else 0.5."""
+        rgb = self.channels == 3
+        mean = self.mean or (IMAGENET_MEAN if rgb else (0.5,) * self.channels)
+        return mean, self.std or (IMAGENET_STD if rgb else (0.5,) * self.channels)
 
 
 class StemConv(_Model):

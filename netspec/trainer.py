@@ -97,7 +97,7 @@ def _train(spec: Spec, settings: TrainSettings, resume: bool, place: Place, run:
             history.append(_epoch(wrapped, loaders, recipe, place, epoch))
             _check_finite(history[-1], model, run)
             if place.main:
-                recipe.record(run, history)
+                recipe.record(run, history, spec)
                 print(epoch_line(history[-1]), flush=True)
     return TrainResult(history, model, run.folder)
 
@@ -117,7 +117,7 @@ def _check_finite(row: Metrics, model: nn.Module, run: Run) -> None:
 
 
 def _datasets(spec: Spec, settings: TrainSettings) -> tuple[Dataset[Any], Dataset[Any]]:
-    return datasets_for(settings, spec.input.size, spec.head.classes, spec.input.channels)
+    return datasets_for(settings, spec.input, spec.head.classes)
 
 
 class _Recipe:
@@ -161,14 +161,16 @@ class _Recipe:
             ) from None
         return run.read_metrics(epoch)
 
-    def record(self, run: Run, history: list[Metrics]) -> None:
-        """Commit the epoch: checkpoint (last, and best by test accuracy), settings, metrics, learning curves."""
+    def record(self, run: Run, history: list[Metrics], spec: Spec) -> None:
+        """Commit the epoch: checkpoint (last, and best by test accuracy; model files that carry `spec`),
+        settings, metrics, learning curves."""
         epoch = len(history)
         buffer = io.BytesIO()
         torch.save(
             {"optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(), "epoch": epoch}, buffer
         )
-        files = {"last.safetensors": weights_bytes(self.model, ".safetensors"), "last.state.pt": buffer.getvalue()}
+        weights = weights_bytes(self.model, ".safetensors", spec)
+        files = {"last.safetensors": weights, "last.state.pt": buffer.getvalue()}
         if history[-1]["test_acc"] >= max(row["test_acc"] for row in history):
             files |= {"best.safetensors": files["last.safetensors"], "best.state.pt": files["last.state.pt"]}
         run.commit(files | records(self.settings, history), epoch)

@@ -15,6 +15,8 @@ from torch import Tensor, nn
 from netspec.convert import to_netspec_layout
 from netspec.errors import NetspecError, did_you_mean
 from netspec.files import read_input
+from netspec.modelfile import metadata
+from netspec.spec import Spec
 
 FORMATS = (".pt", ".safetensors")
 
@@ -138,6 +140,18 @@ def load_weights(
     return report
 
 
+def load_pretrained(model: nn.Module, name: object, spec: Spec, skip: Sequence[str] = ()) -> LoadReport:
+    """The published weights of the builtin spec `name` (netspec.pretrained: cached or downloaded, hash-verified)
+    loaded into `model`, built from `spec`; a head other than theirs (another class count, or none) keeps its own
+    values, as timm's create_model(pretrained=True, num_classes=N) does."""
+    from netspec.pretrained import fetch, weights_for
+
+    weights = weights_for(name)
+    path = fetch(weights, checkpoint_cap(model))
+    own_head = spec.features is not None or spec.head.classes != weights.classes
+    return load_weights(model, path, (*skip, "fc") if own_head and "fc" not in skip else skip)
+
+
 def _under(key: str, prefixes: Sequence[str]) -> bool:
     """Whether `key` is a prefix's module or lies inside it: 'fc' covers fc.weight, not fc2.weight."""
     return any(key == p or key.startswith(p + ".") for p in prefixes)
@@ -191,13 +205,14 @@ def check_format(path: Path) -> None:
         raise NetspecError(f"{path}: unsupported weights format '{path.suffix}'; use {' or '.join(FORMATS)}")
 
 
-def weights_bytes(model: nn.Module, suffix: str) -> bytes:
-    """The state_dict as a file: torch.save's format for .pt, safetensors for .safetensors."""
+def weights_bytes(model: nn.Module, suffix: str, spec: Spec | None = None) -> bytes:
+    """The state_dict as a file: torch.save's format for .pt, safetensors for .safetensors; a safetensors file
+    of a spec's model is a model file, carrying the spec (netspec.modelfile)."""
     state = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
     if suffix == ".safetensors":
         from safetensors.torch import save
 
-        return save(state)
+        return save(state, metadata(spec) if spec is not None else None)
     buffer = io.BytesIO()
     torch.save(state, buffer)
     return buffer.getvalue()

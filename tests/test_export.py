@@ -126,4 +126,5 @@ def test_compiles_without_graph_breaks() -> None:
 
 def test_meta_build_refuses_weights(cli: Cli, tmp_path: Path) -> None:
     code, _, err = cli("build", "resnet18", "--device", "meta", "-o", str(tmp_path / "w.pt"))
-    assert (code, err) == (1, "a model built on the meta device has no weights to load or save; drop -o/--weights\n")
+    message = "a model built on the meta device has no weights to load or save; drop -o and the weights\n"
+    assert (code, err) == (1, message)

@@ -75,7 +75,7 @@ def test_build_and_export_skip_the_head_from_the_command_line(tmp_path: Path, cl
     assert (code, err) == (0, "")
     assert load_file(onnx)["fc.weight"].shape == (10, 512)
     code, _, err = cli("build", "resnet18", "--skip", "fc")
-    assert (code, err) == (1, "--skip leaves out part of --weights; give --weights FILE too\n")
+    assert (code, err) == (1, "--skip leaves out part of the weights; give --weights FILE or --pretrained too\n")
 
 
 def _checkpoint(tmp_path: Path) -> Path:

@@ -259,7 +259,7 @@ def test_image_folder_problems_are_named(tmp_path: Path) -> None:
 
 
 def test_a_network_for_other_than_rgb_images_is_refused(tmp_path: Path) -> None:
-    spec = netspec.load_spec("cifar/resnet20", overrides={"input": {"channels": 1}})
+    spec = netspec.load_spec("cifar/resnet20", overrides={"input": {"channels": 1, "mean": [0.5], "std": [0.25]}})
     with pytest.raises(NetspecError, match=r"^netspec train reads RGB images, but the spec's input.channels is 1$"):
         netspec.train(spec, data="fake", out=str(tmp_path / "run"))
 
