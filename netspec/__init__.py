@@ -58,28 +58,29 @@ def build(
     `spec` is a Spec, a path to a YAML file or model file, or a builtin name ("resnet50"). Keyword overrides are
     deep-merged into the spec before validation, as `extends` does: `build("resnet50", head={"classes": 10})`,
     `build("resnet50", features=["layer2", "layer3", "layer4"])`. The spec is held to `limits` (default: Limits())
-    before anything is allocated. `pretrained=True` loads a builtin's published weights (docs/pretrained.md),
-    all but the classifier when the head differs from theirs. `device="meta"` builds the structure without
-    allocating weights (for summaries and diagrams of very large networks).
+    before anything is allocated. `pretrained=True` loads the published weights of the builtin spec (or of the
+    builtin it extends: docs/pretrained.md), all but the classifier when the head differs from theirs.
+    `device="meta"` builds the structure without allocating weights (for summaries and diagrams of very large
+    networks).
     """
-    admitted = admit(spec, limits, overrides=overrides).spec  # before torch is imported: a refusal costs nothing
+    admitted = admit(spec, limits, overrides=overrides)  # before torch is imported: a refusal costs nothing
     if pretrained:
         from netspec.pretrained import weights_for
 
-        weights_for(spec)  # a name without weights fails before anything is built
+        weights_for(admitted.files)  # a spec without weights fails before anything is built
     import torch
 
     from netspec.compiler import compile_spec
 
     if device is None:
-        model = compile_spec(admitted)
+        model = compile_spec(admitted.spec)
     else:  # torch.device as a context routes every tensor op through Python: enter it only when asked to.
         with torch.device(device):
-            model = compile_spec(admitted)
+            model = compile_spec(admitted.spec)
     if pretrained:
         from netspec.weights import load_pretrained
 
-        load_pretrained(model, spec, admitted)
+        load_pretrained(model, admitted.files, admitted.spec)
     return model
 
 
@@ -129,7 +130,7 @@ def train(
         settings = load_settings(settings, overrides)
     elif overrides:
         settings = load_settings(None, settings.model_dump() | overrides)
-    return _train(admitted.spec, settings, resume, reads)
+    return _train(admitted.spec, settings, resume, reads, admitted.files)
 
 
 def load_weights(

@@ -204,7 +204,7 @@ def _model(args: argparse.Namespace, admitted: Admitted) -> tuple[Any, Any]:
     else:  # torch.device as a context routes every tensor op through Python: only when asked to
         with torch.device(args.device):
             model = compile_spec(admitted.spec)
-    report = load_chosen(args, model, admitted.spec)  # the checkpoint's layout: before norms are folded into convs
+    report = load_chosen(args, model, admitted)  # the checkpoint's layout: before norms are folded into convs
     return optimize_for_inference(model) if args.optimize == "inference" else model, report
 
 
@@ -219,7 +219,7 @@ def _export(args: argparse.Namespace) -> int:
     from netspec.optimize import optimize_for_inference
 
     model: nn.Module = compile_spec(spec)
-    report = load_chosen(args, model, spec)
+    report = load_chosen(args, model, admitted)
     if args.optimize == "inference":
         model = optimize_for_inference(model, channels_last=False)
     size = args.input_size or spec.input.size

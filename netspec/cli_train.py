@@ -68,7 +68,7 @@ def run_train(args: argparse.Namespace, spec: Spec, spec_files: Sequence[Path], 
     from netspec.trainer import train
 
     try:
-        result = train(spec, settings, args.resume, reads)
+        result = train(spec, settings, args.resume, reads, spec_files)
     except KeyboardInterrupt:
         if is_main_process():
             print(f"\ninterrupted; {_kept(run)}", file=sys.stderr)

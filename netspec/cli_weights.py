@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from netspec.errors import NetspecError
+from netspec.gate import Admitted
 from netspec.modelfile import is_model_file
-from netspec.spec import Spec
 
 
 def add_weights_options(command: argparse.ArgumentParser) -> None:
@@ -22,13 +22,13 @@ def add_weights_options(command: argparse.ArgumentParser) -> None:
     )
 
 
-def load_chosen(args: argparse.Namespace, model: Any, spec: Spec) -> Any:
+def load_chosen(args: argparse.Namespace, model: Any, admitted: Admitted) -> Any:
     """The weights the options name, loaded into `model` but for --skip prefixes: the load report, or None.
     A model file (the SPEC argument) brings its own weights unless --weights or --pretrained names others."""
     from netspec.weights import load_pretrained, load_weights
 
     if args.pretrained:
-        return load_pretrained(model, args.spec, spec, args.skip)
+        return load_pretrained(model, admitted.files, admitted.spec, args.skip)
     weights = args.weights
     if weights is None and is_model_file(args.spec) and getattr(args, "device", "cpu") != "meta":
         weights = Path(args.spec)

@@ -1,4 +1,4 @@
-"""Fine-tuning: start training from a checkpoint, freeze parts of the network, hold norms in eval mode.
+"""Fine-tuning: start from a checkpoint or published weights, freeze parts of the network, hold norms in eval mode.
 
 Part names are those of the summary: stem (everything before layer1), layer1..layerN, head (everything after the
 last stage), or any module path ("layer4.2", "layer3.0.downsample"). A frozen part's parameters get no gradient
@@ -8,15 +8,30 @@ and are not given to the optimizer, and its norms keep their running statistics:
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 from torch import nn
 
 from netspec.analysis import analyze
 from netspec.errors import NetspecError, did_you_mean
 from netspec.plan import stage_index
+from netspec.settings import TrainSettings
 from netspec.spec import Spec
+from netspec.weights import LoadReport, load_pretrained, load_weights
 
 NORMS = (nn.modules.batchnorm._NormBase, nn.GroupNorm, nn.LayerNorm)
+
+
+def start_from(model: nn.Module, spec: Spec, settings: TrainSettings, files: Sequence[Path]) -> LoadReport | None:
+    """The weights a run starts from, loaded into `model`: --weights FILE, or --pretrained (the published weights
+    of the builtin spec among `files`, the spec's extends chain), but for --skip prefixes; None for none."""
+    if settings.pretrained and settings.weights is not None:
+        raise NetspecError("--pretrained and --weights both name the weights to start from; give one")
+    if settings.pretrained:
+        return load_pretrained(model, files, spec, settings.skip)
+    if settings.weights is not None:
+        return load_weights(model, Path(settings.weights), settings.skip)
+    return None
 
 
 def check_parts(spec: Spec, parts: Sequence[str]) -> None:

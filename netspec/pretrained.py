@@ -9,15 +9,15 @@ import http.client
 import json
 import os
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
 
-from netspec.errors import NetspecError, did_you_mean
+from netspec.errors import NetspecError
 from netspec.files import Writer, digest
-from netspec.sources import SUFFIXES, builtin_dir
+from netspec.sources import SUFFIXES, builtin_dir, display
 
 OFFLINE = "NETSPEC_OFFLINE"  # set to 1: never download, use the cache only
 TIMEOUT_S = 30  # per network read: a stalled server ends the download instead of hanging it
@@ -45,27 +45,30 @@ def table() -> dict[str, Weights]:
     return {name: Weights(spec=name, **row) for name, row in rows.items()}
 
 
-def weights_for(name: object) -> Weights:
-    """The row of a builtin spec's name; an error naming the specs that have weights otherwise."""
+def weights_for(files: Sequence[Path]) -> Weights:
+    """The published weights of a spec read from `files` (the spec file, then its extends chain): those of the
+    first builtin spec in the chain, so that a spec extending resnet50 starts from resnet50's weights."""
     known = table()
-    if isinstance(name, str | os.PathLike):
-        name = _builtin_name(os.fspath(name))
-    if isinstance(name, str) and name in known:
-        return known[name]
-    what = f"'{name}' has no published weights" if isinstance(name, str) else "a spec given as a file or object"
-    hint = did_you_mean(name, list(known)) if isinstance(name, str) else ""
-    raise NetspecError(f"--pretrained: {what}; pretrained weights exist for the builtin specs {', '.join(known)}{hint}")
+    builtins = [name for name in map(_builtin_name, files) if name is not None]
+    if builtins and builtins[0] in known:
+        return known[builtins[0]]
+    if builtins:
+        what = f"'{builtins[0]}' has no published weights"
+    elif files:
+        what = f"{display(files[0])} extends no builtin spec"
+    else:
+        what = "a Spec object names no builtin spec"
+    raise NetspecError(f"--pretrained: {what}; pretrained weights exist for the builtin specs {', '.join(known)}")
 
 
-def _builtin_name(ref: str) -> str:
-    """A builtin spec's name for its file in the package ('.../netspec/specs/resnet50.yaml'); others as given."""
-    path = Path(ref)
-    if path.suffix not in SUFFIXES or not path.is_file():
-        return ref
+def _builtin_name(path: Path) -> str | None:
+    """A builtin spec's name for its file in the package ('.../netspec/specs/resnet50.yaml'), else None."""
+    if path.suffix not in SUFFIXES:
+        return None
     try:
         return path.resolve().relative_to(builtin_dir().resolve()).with_suffix("").as_posix()
     except ValueError:
-        return ref
+        return None
 
 
 def cache_dir() -> Path:

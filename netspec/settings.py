@@ -45,7 +45,8 @@ class TrainSettings(BaseModel):
     sync_bn: bool = Field(False, description="SyncBatchNorm across processes (torch supports it on GPUs only)")
     out: str | None = Field(None, description="results folder (default runs/SPEC_NAME)")
     weights: str | None = Field(None, description="start from this checkpoint (.pt or .safetensors)")
-    skip: tuple[str, ...] = _names("prefixes of --weights to leave out, comma-separated (fc: a new head)")
+    pretrained: bool = Field(False, description="start from the builtin spec's published weights (docs/pretrained.md)")
+    skip: tuple[str, ...] = _names("prefixes of the weights to leave out, comma-separated (fc: a new head)")
     freeze: tuple[str, ...] = _names("parts not trained, comma-separated: stem, layer1, ..., head or a module path")
     freeze_norms: bool = Field(False, description="every norm layer keeps its loaded statistics and weights")
 

@@ -57,7 +57,7 @@ class _Model(BaseModel):
 
 
 class Input(_Model):
-    """The input images: used for shapes and MACs, and for the stem's input channels."""
+    """The input images: used for shapes and MACs, for the stem's input channels, and to normalize data."""
 
     channels: Positive = Field(3, description="input channels (3 for RGB)")
     size: Positive = Field(224, description="nominal square image size, for shapes and MACs in summaries")
@@ -240,7 +240,7 @@ class Spec(_Model):
     netspec: int = Field(description="format version of the spec language; 1")
     name: str = Field(min_length=1, description="network name (default: the file name)")
     description: str = Field("", description="one line shown by `netspec list`")
-    input: Input = Field(default_factory=Input, description="input channels and nominal size")
+    input: Input = Field(default_factory=Input, description="input channels, nominal size and normalization")
     stem: Stem = Field(default_factory=Stem, description="stem preset or explicit convs")
     block: BlockSettings = Field(default_factory=BlockSettings, description="block settings for every stage")
     stages: tuple[Stage, ...] = _listed("the stages, in order; stage i is layer{i+1}", min_length=1)

@@ -12,7 +12,7 @@ import math
 import os
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +28,7 @@ from netspec.compiler import compile_spec
 from netspec.data import Loaders, datasets_for
 from netspec.errors import NetspecError
 from netspec.files import read_input
-from netspec.finetune import check_parts, freeze, train_mode
+from netspec.finetune import check_parts, freeze, start_from, train_mode
 from netspec.runs import Metrics, Run, epoch_line, records
 from netspec.settings import TrainSettings
 from netspec.spec import Spec
@@ -58,29 +58,35 @@ class TrainResult:
 
 
 def train(
-    spec: Spec, settings: TrainSettings, resume: bool = False, reads: Iterable[str | os.PathLike[str]] = ()
+    spec: Spec,
+    settings: TrainSettings,
+    resume: bool = False,
+    reads: Iterable[str | os.PathLike[str]] = (),
+    files: Sequence[Path] = (),
 ) -> TrainResult:
     """Train `spec` as `settings` say, writing results to settings.out (default runs/SPEC_NAME). No file of
-    `reads` (the spec, its extends chain, the settings file) is ever replaced by the run's files."""
+    `reads` (the spec, its extends chain, the settings file) is ever replaced by the run's files. `files` are
+    the spec's file and its extends chain, which name the published weights of settings.pretrained."""
     created = _join_process_group(settings)
     try:
-        return _train(spec, settings, resume, _place(settings), Run.of(spec, settings, reads))
+        return _train(spec, settings, resume, _place(settings), Run.of(spec, settings, reads), files)
     finally:
         if created:
             dist.destroy_process_group()
 
 
-def _train(spec: Spec, settings: TrainSettings, resume: bool, place: Place, run: Run) -> TrainResult:
+def _train(
+    spec: Spec, settings: TrainSettings, resume: bool, place: Place, run: Run, files: Sequence[Path]
+) -> TrainResult:
     if settings.batch_size % place.world:
         raise NetspecError(f"batch size {settings.batch_size} does not split evenly across {place.world} processes")
     check_parts(spec, settings.freeze)
     torch.manual_seed(settings.seed)  # the same initial weights in every process (DDP also broadcasts rank 0's)
     model = _model(spec, settings, place)
     # Before the run folder is touched: a checkpoint that does not fit, or freezing all there is, ends the run.
-    if settings.weights is not None and not resume:
-        report = load_weights(model, Path(settings.weights), settings.skip)
-        if place.main:
-            print(report, flush=True)
+    report = start_from(model, spec, settings, files) if not resume else None
+    if report is not None and place.main:
+        print(report, flush=True)
     recipe = _Recipe(model, settings)
     with run.locked() if place.main else nullcontext():
         if place.main:  # first: data problems end the run before anything is written, and one process downloads

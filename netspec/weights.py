@@ -140,13 +140,14 @@ def load_weights(
     return report
 
 
-def load_pretrained(model: nn.Module, name: object, spec: Spec, skip: Sequence[str] = ()) -> LoadReport:
-    """The published weights of the builtin spec `name` (netspec.pretrained: cached or downloaded, hash-verified)
-    loaded into `model`, built from `spec`; a head other than theirs (another class count, or none) keeps its own
-    values, as timm's create_model(pretrained=True, num_classes=N) does."""
+def load_pretrained(model: nn.Module, files: Sequence[Path], spec: Spec, skip: Sequence[str] = ()) -> LoadReport:
+    """The published weights of the builtin spec among `files` (the spec's file and its extends chain:
+    netspec.pretrained), cached or downloaded and hash-verified, loaded into `model`, built from `spec`. A head
+    other than theirs (another class count, or none) keeps its own values, as timm's create_model(pretrained=True,
+    num_classes=N) does."""
     from netspec.pretrained import fetch, weights_for
 
-    weights = weights_for(name)
+    weights = weights_for(files)
     path = fetch(weights, checkpoint_cap(model))
     own_head = spec.features is not None or spec.head.classes != weights.classes
     return load_weights(model, path, (*skip, "fc") if own_head and "fc" not in skip else skip)

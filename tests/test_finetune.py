@@ -3,6 +3,7 @@ loading with a report, and training from weights with frozen parts that do not c
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Callable
 from pathlib import Path
 
@@ -138,3 +139,19 @@ def test_freeze_errors_name_the_part(tmp_path: Path, cli: Cli) -> None:
     code, _, err = cli(*argv, "--freeze", "stem,layer1,layer2,layer3,head", "--workers", "0", "--fake-images", "8")
     assert (code, err) == (1, "--freeze and --freeze-norms leave nothing to train\n")
     assert not (tmp_path / "run").exists()
+
+
+def test_the_walkthroughs_image_folder_trains(tmp_path: Path, cli: Cli) -> None:
+    """docs/finetuning.md's data script makes an ImageFolder that netspec train reads (a small net, one epoch)."""
+    path = Path(__file__).resolve().parents[1] / "docs" / "examples" / "make_images.py"
+    module_spec = importlib.util.spec_from_file_location("make_images", path)
+    assert module_spec is not None and module_spec.loader is not None
+    module = importlib.util.module_from_spec(module_spec)
+    module_spec.loader.exec_module(module)
+    module.main(tmp_path / "stripes")
+    classes = sorted(p.name for p in (tmp_path / "stripes" / "train").iterdir())
+    assert classes == ["blue_columns", "blue_rows", "red_columns", "red_rows"]
+    assert len(list((tmp_path / "stripes" / "val" / "red_rows").glob("*.png"))) == 20
+    argv = ["train", "cifar/resnet20", "--data", f"imagefolder:{tmp_path / 'stripes'}", "--set", "head.classes=4"]
+    code, out, err = cli(*argv, "--epochs", "1", "--workers", "0", "--out", str(tmp_path / "run"), "--freeze", "stem")
+    assert (code, err) == (0, "") and "epoch   1" in out

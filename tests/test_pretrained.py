@@ -65,10 +65,16 @@ def _publish(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, url: str = "") -> 
     return source, state
 
 
-def test_a_cached_file_with_the_right_hash_loads(tmp_path: Path, home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def _cached(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, home: Path) -> tuple[Path, dict[str, torch.Tensor]]:
+    """_publish, with the file already in the cache, as a download or torchvision would have left it."""
     source, state = _publish(tmp_path, monkeypatch)
     home.mkdir(parents=True)
     (home / source.name).write_bytes(source.read_bytes())
+    return source, state
+
+
+def test_a_cached_file_with_the_right_hash_loads(tmp_path: Path, home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _, state = _cached(tmp_path, monkeypatch, home)
     model = netspec.build("resnet18", pretrained=True)
     assert all(torch.equal(model.state_dict()[k], v) for k, v in state.items())
     ten = netspec.build("resnet18", pretrained=True, head={"classes": 10})  # the head stays new
@@ -81,13 +87,11 @@ def test_a_cached_file_with_the_right_hash_loads(tmp_path: Path, home: Path, mon
 def test_the_command_line_loads_and_reports(
     tmp_path: Path, home: Path, monkeypatch: pytest.MonkeyPatch, cli: Cli
 ) -> None:
-    source, _ = _publish(tmp_path, monkeypatch)
-    home.mkdir(parents=True)
-    (home / source.name).write_bytes(source.read_bytes())
+    source, state = _cached(tmp_path, monkeypatch, home)
     code, out, err = cli("build", "resnet18", "--pretrained", "--set", "head.classes=10")
     assert (code, err) == (0, "")
-    expected = f"loaded 120 of the model's 122 tensors from {home / source.name}; skipped 2: fc.weight, fc.bias"
-    assert out.endswith("\n" + expected + "\n")  # 122: torchvision's resnet18 state_dict, fc's 2 not loaded
+    loaded = f"loaded {len(state) - 2} of the model's {len(state)} tensors"  # all of torchvision's but fc's 2
+    assert out.endswith(f"\n{loaded} from {home / source.name}; skipped 2: fc.weight, fc.bias\n")
     code, _, err = cli("build", "resnet18", "--pretrained", "--weights", str(source))
     assert code == 2 and "not allowed with argument" in err
     code, _, err = cli("build", "cifar/resnet20", "--pretrained")
@@ -185,3 +189,35 @@ def test_a_download_lands_in_the_cache_only_when_whole_and_verified(
     model = netspec.build("resnet18", pretrained=True)
     assert [p.name for p in home.iterdir()] == [source.name]
     assert all(torch.equal(model.state_dict()[k], v) for k, v in state.items())
+
+
+def test_training_starts_from_the_published_weights(
+    tmp_path: Path, home: Path, monkeypatch: pytest.MonkeyPatch, cli: Cli
+) -> None:
+    source, state = _cached(tmp_path, monkeypatch, home)
+    argv = ["train", "resnet18", "--set", "head.classes=10", "--set", "input.size=32", "--data", "fake"]
+    argv += ["--fake-images", "16", "--epochs", "1", "--batch-size", "8", "--workers", "0"]
+    argv += ["--out", str(tmp_path / "run"), "--freeze", "stem,layer1,layer2,layer3,layer4"]
+    code, out, err = cli(*argv, "--pretrained")
+    assert (code, err) == (0, "")
+    expected = f"loaded {len(state) - 2} of the model's {len(state)} tensors from {home / source.name}; skipped 2:"
+    assert out.startswith(expected)
+    trained = netspec.load(tmp_path / "run" / "last.safetensors").state_dict()
+    assert all(torch.equal(trained[k], v) for k, v in state.items() if not k.startswith("fc."))  # frozen as loaded
+    code, _, err = cli(*argv, "--pretrained", "--weights", str(source))
+    assert (code, err) == (1, "--pretrained and --weights both name the weights to start from; give one\n")
+
+
+def test_a_spec_that_extends_a_builtin_starts_from_its_weights(
+    tmp_path: Path, home: Path, monkeypatch: pytest.MonkeyPatch, write: Callable[..., Path]
+) -> None:
+    _, state = _cached(tmp_path, monkeypatch, home)
+    spec = write("netspec: 1\nextends: resnet18\nhead: {classes: 5}\n", "mine.yaml")
+    model = netspec.build(spec, pretrained=True)
+    assert model.fc.out_features == 5
+    assert torch.equal(model.conv1.weight, state["conv1.weight"])
+    loose = write("netspec: 1\nextends: cifar/resnet20\n", "loose.yaml")
+    with pytest.raises(NetspecError, match=r"^--pretrained: 'cifar/resnet20' has no published weights; "):
+        netspec.build(loose, pretrained=True)
+    with pytest.raises(NetspecError, match=r"^--pretrained: a Spec object names no builtin spec; pretrained weights"):
+        netspec.build(netspec.load_spec("resnet18"), pretrained=True)
