@@ -53,6 +53,8 @@ def type_text(prop: dict[str, Any]) -> str:
     )
     if prop.get("type") == "array":
         return f"list of {type_text(prop['items'])}"
+    if prop.get("type") == "object" and isinstance(prop.get("additionalProperties"), dict):
+        return f"mapping of string to {type_text(prop['additionalProperties'])}"
     bounds = [
         f"{op} {prop[key]}"
         for key, op in (("minimum", ">="), ("exclusiveMinimum", ">"), ("maximum", "<="), ("exclusiveMaximum", "<"))

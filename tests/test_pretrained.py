@@ -186,6 +186,7 @@ def test_a_download_lands_in_the_cache_only_when_whole_and_verified(
     files["/r18.pth"] = source.read_bytes()
     with pytest.raises(NetspecError, match=rf"^{url}: larger than any checkpoint of this model \(1,000 bytes\)$"):
         pretrained.fetch(pretrained.table()["resnet18"], 1000)
+    assert list(home.iterdir()) == []
     model = netspec.build("resnet18", pretrained=True)
     assert [p.name for p in home.iterdir()] == [source.name]
     assert all(torch.equal(model.state_dict()[k], v) for k, v in state.items())
