@@ -8,7 +8,7 @@ import signal
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, get_args
+from typing import Any, Literal, get_args, get_origin
 
 from netspec.errors import NetspecError
 from netspec.runs import Run
@@ -27,8 +27,11 @@ def add_train_options(train: argparse.ArgumentParser) -> None:
             text = f"{field.description} (default: {'on' if field.default else 'off'})"
             train.add_argument(option, action=argparse.BooleanOptionalAction, default=None, help=text)
             continue
-        kind = _kind(field.annotation)
         text = f"{field.description}" + ("" if field.default is None else f" (default {field.default})")
+        if get_origin(field.annotation) is Literal:
+            train.add_argument(option, choices=get_args(field.annotation), default=None, help=text)
+            continue
+        kind = _kind(field.annotation)
         metavars: dict[object, str] = {int: "N", float: "X"}
         metavar = metavars.get(kind, "DIR" if name in ("data_dir", "out") else name.upper())
         train.add_argument(option, type=kind, default=None, metavar=metavar, help=text)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_core import PydanticCustomError
@@ -44,6 +44,12 @@ class TrainSettings(BaseModel):
     device: str = Field("auto", description="auto (cuda when there is one), cpu, cuda or cuda:N")
     sync_bn: bool = Field(False, description="SyncBatchNorm across processes (torch supports it on GPUs only)")
     out: str | None = Field(None, description="results folder (default runs/SPEC_NAME)")
+    amp: bool = Field(False, description="mixed precision: autocast to bfloat16 on CPUs, float16 on GPUs")
+    amp_dtype: Literal["auto", "bfloat16", "float16"] = Field(
+        "auto", description="the --amp dtype; float16 gets a gradient scaler"
+    )
+    channels_last: bool = Field(False, description="channels_last (NHWC) model and inputs")
+    compile: bool = Field(False, description="torch.compile the model for training (compiles on the first steps)")
     weights: str | None = Field(None, description="start from this checkpoint (.pt or .safetensors)")
     pretrained: bool = Field(False, description="start from the builtin spec's published weights (docs/pretrained.md)")
     skip: tuple[str, ...] = _names("prefixes of the weights to leave out, comma-separated (fc: a new head)")

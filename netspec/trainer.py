@@ -10,19 +10,18 @@ from __future__ import annotations
 import io
 import math
 import os
-import sys
 import time
 from collections.abc import Iterable, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import torch
 import torch.distributed as dist
-from torch import Tensor, nn
+from torch import nn
 from torch.nn.parallel import DistributedDataParallel
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import Dataset
 
 from netspec.compiler import compile_spec
 from netspec.data import Loaders, datasets_for
@@ -32,20 +31,8 @@ from netspec.finetune import check_parts, freeze, start_from, train_mode
 from netspec.runs import Metrics, Run, epoch_line, records
 from netspec.settings import TrainSettings
 from netspec.spec import Spec
+from netspec.steps import Place, Precision, evaluate, train_epoch
 from netspec.weights import checkpoint_cap, load_weights, weights_bytes
-
-
-@dataclass(frozen=True)
-class Place:
-    """Where this process trains: its rank among `world` processes and its device."""
-
-    rank: int
-    world: int
-    device: torch.device
-
-    @property
-    def main(self) -> bool:
-        return self.rank == 0
 
 
 @dataclass
@@ -87,7 +74,7 @@ def _train(
     report = start_from(model, spec, settings, files) if not resume else None
     if report is not None and place.main:
         print(report, flush=True)
-    recipe = _Recipe(model, settings)
+    recipe = _Recipe(model, settings, place.device)
     with run.locked() if place.main else nullcontext():
         if place.main:  # first: data problems end the run before anything is written, and one process downloads
             data = _datasets(spec, settings)
@@ -98,7 +85,9 @@ def _train(
             data = _datasets(spec, settings)
         loaders = Loaders(*data, settings, place.rank, place.world, pin=place.device.type == "cuda")
         history = recipe.resume(run, run.read_manifest().epoch) if resume else []
-        wrapped = DistributedDataParallel(model) if place.world > 1 else model
+        wrapped: nn.Module = DistributedDataParallel(model) if place.world > 1 else model
+        if settings.compile:
+            wrapped = cast(nn.Module, torch.compile(wrapped))
         for epoch in range(len(history) + 1, settings.epochs + 1):
             history.append(_epoch(wrapped, loaders, recipe, place, epoch))
             _check_finite(history[-1], model, run)
@@ -129,8 +118,9 @@ def _datasets(spec: Spec, settings: TrainSettings) -> tuple[Dataset[Any], Datase
 class _Recipe:
     """SGD with (Nesterov) momentum and weight decay; the learning rate times `gamma` every `step_size` epochs."""
 
-    def __init__(self, model: nn.Module, settings: TrainSettings) -> None:
+    def __init__(self, model: nn.Module, settings: TrainSettings, device: torch.device) -> None:
         self.model, self.settings, self.epochs = model, settings, settings.epochs
+        self.precision = Precision.of(settings, device)
         self.held = freeze(model, settings.freeze, settings.freeze_norms)  # norms kept in eval mode
         trained = [p for p in model.parameters() if p.requires_grad]
         if not trained:
@@ -157,6 +147,8 @@ class _Recipe:
             state = torch.load(io.BytesIO(data), weights_only=True)  # refuses pickled code
             self.optimizer.load_state_dict(state["optimizer"])
             self.scheduler.load_state_dict(state["scheduler"])
+            if self.precision.scaler is not None and "scaler" in state:
+                self.precision.scaler.load_state_dict(state["scaler"])
             if state["epoch"] != epoch:
                 raise ValueError(f"it is the state of epoch {state['epoch']}, the manifest's epoch is {epoch}")
         except NetspecError:
@@ -172,9 +164,10 @@ class _Recipe:
         settings, metrics, learning curves."""
         epoch = len(history)
         buffer = io.BytesIO()
-        torch.save(
-            {"optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(), "epoch": epoch}, buffer
-        )
+        state = {"optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(), "epoch": epoch}
+        if self.precision.scaler is not None:  # float16's loss scale: a resumed run continues with it
+            state["scaler"] = self.precision.scaler.state_dict()
+        torch.save(state, buffer)
         weights = weights_bytes(self.model, ".safetensors", spec)
         files = {"last.safetensors": weights, "last.state.pt": buffer.getvalue()}
         if history[-1]["test_acc"] >= max(row["test_acc"] for row in history):
@@ -187,8 +180,8 @@ def _epoch(model: nn.Module, loaders: Loaders, recipe: _Recipe, place: Place, ep
     lr, started = recipe.lr, time.perf_counter()
     label = f"{epoch}/{recipe.epochs}"
     train_mode(model, recipe.held)
-    loss, acc, seconds = _train_epoch(model, loaders.train(epoch), recipe.optimizer, place, label)
-    test_loss, test_acc = _evaluate(model, loaders.test, place)
+    loss, acc, seconds = train_epoch(model, loaders.train(epoch), recipe.optimizer, place, recipe.precision, label)
+    test_loss, test_acc = evaluate(model, loaders.test, place, recipe.precision)
     recipe.scheduler.step()
     return {
         "epoch": epoch,
@@ -211,64 +204,9 @@ def _model(spec: Spec, settings: TrainSettings, place: Place) -> nn.Module:
                 "which does not depend on the batch"
             )
         model = nn.SyncBatchNorm.convert_sync_batchnorm(model)  # type: ignore[no-untyped-call]
-    return model.to(place.device)
-
-
-def _train_epoch(
-    model: nn.Module, loader: DataLoader[Any], optimizer: torch.optim.Optimizer, place: Place, label: str
-) -> tuple[float, float, float]:
-    """One pass over the training batches, the model in training mode: (mean loss, accuracy in %, seconds)."""
-    from tqdm import tqdm
-
-    totals = torch.zeros(3, dtype=torch.float64, device=place.device)  # loss sum, correct, images
-    show = place.main and sys.stderr.isatty()
-    started = time.perf_counter()
-    with tqdm(loader, desc=f"epoch {label}", unit="batch", disable=not show, leave=False, dynamic_ncols=True) as bar:
-        for step, (images, labels) in enumerate(bar, 1):
-            images = images.to(place.device, non_blocking=True)
-            labels = labels.to(place.device, non_blocking=True)
-            optimizer.zero_grad(set_to_none=True)
-            logits = model(images)
-            loss = nn.functional.cross_entropy(logits, labels)
-            loss.backward()  # type: ignore[no-untyped-call]
-            optimizer.step()
-            _accumulate(totals, loss, logits, labels)
-            if show and (step == 1 or step % 10 == 0 or step == len(loader)):
-                bar.set_postfix_str(_progress(totals, optimizer, place, started), refresh=False)
-    _all_reduce(totals, place)
-    seconds = time.perf_counter() - started
-    return (totals[0] / totals[2]).item(), (100 * totals[1] / totals[2]).item(), seconds
-
-
-def _progress(totals: Tensor, optimizer: torch.optim.Optimizer, place: Place, started: float) -> str:
-    loss, correct, images = totals.tolist()
-    rate = images * place.world / (time.perf_counter() - started)
-    lr = optimizer.param_groups[0]["lr"]
-    return f"loss {loss / images:.4f} acc {100 * correct / images:.2f}% lr {lr:.2e} {rate:,.0f} images/s"
-
-
-def _accumulate(totals: Tensor, loss: Tensor, logits: Tensor, labels: Tensor) -> None:
-    totals[0] += loss.detach() * labels.numel()
-    totals[1] += (logits.argmax(1) == labels).sum()
-    totals[2] += labels.numel()
-
-
-@torch.no_grad()
-def _evaluate(model: nn.Module, loader: DataLoader[Any], place: Place) -> tuple[float, float]:
-    """Mean loss and accuracy (%) over the whole test set, each process scoring its share."""
-    model.eval()
-    totals = torch.zeros(3, dtype=torch.float64, device=place.device)
-    for images, labels in loader:
-        images, labels = images.to(place.device), labels.to(place.device)
-        logits = model(images)
-        _accumulate(totals, nn.functional.cross_entropy(logits, labels), logits, labels)
-    _all_reduce(totals, place)
-    return (totals[0] / totals[2]).item(), (100 * totals[1] / totals[2]).item()
-
-
-def _all_reduce(totals: Tensor, place: Place) -> None:
-    if place.world > 1:
-        dist.all_reduce(totals)
+    model = model.to(place.device)
+    # channels_last: convolutions read NHWC, which oneDNN and cuDNN run faster; weights are saved unchanged.
+    return model.to(memory_format=torch.channels_last) if settings.channels_last else model
 
 
 def _barrier(place: Place) -> None:

@@ -168,7 +168,7 @@ def test_divergence_stops_the_run_and_keeps_the_last_good_epoch(
     from netspec import trainer
 
     spec, out = _tiny(tmp_path), tmp_path / "run"
-    real = trainer._train_epoch
+    real = trainer.train_epoch
 
     def diverging(model: torch.nn.Module, *args: Any) -> tuple[float, float, float]:
         result = real(model, *args)
@@ -176,7 +176,7 @@ def test_divergence_stops_the_run_and_keeps_the_last_good_epoch(
             next(model.parameters()).data.fill_(math.nan)
         return result
 
-    monkeypatch.setattr(trainer, "_train_epoch", diverging)
+    monkeypatch.setattr(trainer, "train_epoch", diverging)
     with pytest.raises(NetspecError) as caught:
         netspec.train(spec, epochs=3, out=str(out), **SETTINGS)
     assert str(caught.value) == (
