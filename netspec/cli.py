@@ -9,6 +9,7 @@ from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any
 
+from netspec.cli_bench import add_bench_options, run_bench
 from netspec.cli_train import add_train_options, is_main_process, run_train
 from netspec.cli_weights import add_weights_options, load_chosen
 from netspec.diff import render as render_diff
@@ -45,6 +46,8 @@ def _parser() -> argparse.ArgumentParser:
     diff.add_argument("b", metavar="B", help="spec file or builtin name")
     _add_size(diff)
     _add_limit(diff)
+    bench = _spec_command(commands, "bench", "time the network each way it runs here (eager, TorchScript, ONNX...)")
+    add_bench_options(bench)
     train = commands.add_parser("train", help="train the network (SGD + StepLR; torchrun for several processes)")
     train.add_argument("spec", metavar="SPEC", help="spec file or builtin name")
     _add_set(train)
@@ -252,6 +255,11 @@ def _diff(args: argparse.Namespace) -> int:
     return 0
 
 
+def _bench(args: argparse.Namespace) -> int:
+    print(run_bench(args, _checked(args)))
+    return 0
+
+
 def _train(args: argparse.Namespace) -> int:
     admitted = _checked(args)
     return run_train(args, admitted.spec, admitted.files, args.argv)
@@ -283,6 +291,7 @@ _COMMANDS = {
     "summary": _summary,
     "diff": _diff,
     "train": _train,
+    "bench": _bench,
     "list": _list,
     "schema": _schema,
 }

@@ -36,6 +36,7 @@ COMMANDS = {
     "build": ["build", "huge.yaml"],
     "export": ["export", "huge.yaml", "--format", "onnx", "-o", "huge.onnx"],
     "train": ["train", "huge.yaml", "--data", "fake"],
+    "bench": ["bench", "huge.yaml"],
 }
 
 
