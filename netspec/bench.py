@@ -8,6 +8,7 @@ a training step is forward, cross-entropy, backward and an SGD step.
 
 from __future__ import annotations
 
+import importlib.util
 import statistics
 import time
 import warnings
@@ -41,9 +42,7 @@ class Timing:
 
 def available(paths: tuple[str, ...]) -> tuple[str, ...]:
     """The paths that can run here: ONNX Runtime only when it is installed."""
-    try:
-        import onnxruntime  # noqa: F401
-    except ImportError:
+    if importlib.util.find_spec("onnxruntime") is None:
         return tuple(p for p in paths if p != "onnxruntime")
     return paths
 

@@ -73,14 +73,14 @@ def _paths(args: argparse.Namespace) -> tuple[str, ...]:
 
 def _torchvision(admitted: Admitted) -> Any:
     """torchvision's constructor for a builtin top-level spec that reproduces a torchvision model, else None."""
-    from netspec.sources import builtin_dir
+    from netspec.sources import builtin_name
 
-    if not admitted.files or admitted.files[0].parent != builtin_dir().resolve():
+    name = builtin_name(admitted.files[0]) if admitted.files else None
+    if name is None or admitted.spec.features is not None:
         return None
     import torchvision
 
-    name = admitted.files[0].stem
-    if name not in torchvision.models.list_models(torchvision.models) or admitted.spec.features is not None:
+    if name not in torchvision.models.list_models(torchvision.models):  # cifar/..., timm/... are not top-level
         return None
     return lambda: torchvision.models.get_model(name, num_classes=admitted.spec.head.classes)
 

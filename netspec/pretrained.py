@@ -17,7 +17,7 @@ from typing import Any
 
 from netspec.errors import NetspecError
 from netspec.files import Writer, digest
-from netspec.sources import SUFFIXES, builtin_dir, display
+from netspec.sources import builtin_name, display
 
 OFFLINE = "NETSPEC_OFFLINE"  # set to 1: never download, use the cache only
 TIMEOUT_S = 30  # per network read: a stalled server ends the download instead of hanging it
@@ -49,7 +49,7 @@ def weights_for(files: Sequence[Path]) -> Weights:
     """The published weights of a spec read from `files` (the spec file, then its extends chain): those of the
     first builtin spec in the chain, so that a spec extending resnet50 starts from resnet50's weights."""
     known = table()
-    builtins = [name for name in map(_builtin_name, files) if name is not None]
+    builtins = [name for name in map(builtin_name, files) if name is not None]
     if builtins and builtins[0] in known:
         return known[builtins[0]]
     if builtins:
@@ -59,16 +59,6 @@ def weights_for(files: Sequence[Path]) -> Weights:
     else:
         what = "a Spec object names no builtin spec"
     raise NetspecError(f"--pretrained: {what}; pretrained weights exist for the builtin specs {', '.join(known)}")
-
-
-def _builtin_name(path: Path) -> str | None:
-    """A builtin spec's name for its file in the package ('.../netspec/specs/resnet50.yaml'), else None."""
-    if path.suffix not in SUFFIXES:
-        return None
-    try:
-        return path.resolve().relative_to(builtin_dir().resolve()).with_suffix("").as_posix()
-    except ValueError:
-        return None
 
 
 def cache_dir() -> Path:

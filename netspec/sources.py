@@ -22,6 +22,17 @@ def builtin_names() -> list[str]:
     return sorted(names, key=lambda name: (name.count("/"), _natural(name)))  # top-level specs first
 
 
+def builtin_name(path: Path) -> str | None:
+    """The builtin name of a spec file shipped in the package ('.../netspec/specs/timm/resnet50d.yaml' is
+    'timm/resnet50d'), or None for any other file."""
+    if path.suffix not in SUFFIXES:
+        return None
+    try:
+        return path.resolve().relative_to(builtin_dir().resolve()).with_suffix("").as_posix()
+    except ValueError:
+        return None
+
+
 def _natural(name: str) -> list[tuple[int, str | int]]:
     """Sort key that puts resnet18 before resnet101: digit runs compare as numbers."""
     return [(1, int(part)) if part.isdigit() else (0, part) for part in re.split(r"(\d+)", name)]
