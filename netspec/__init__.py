@@ -122,14 +122,19 @@ def train(
     (DistributedDataParallel); only rank 0 writes.
     """
     admitted = admit(spec, limits)
-    from netspec.trainer import train as _train
-
     reads: tuple[str | os.PathLike[str], ...] = admitted.files
     if not isinstance(settings, TrainSettings):
         reads += (settings,) if settings is not None else ()
         settings = load_settings(settings, overrides)
     elif overrides:
         settings = load_settings(None, settings.model_dump() | overrides)
+    from netspec.feasible import check_training
+    from netspec.torchrun import launched
+
+    launch = launched()
+    check_training(admitted.analysis, limits or Limits(), settings.batch_size, launch.world if launch else 1)
+    from netspec.trainer import train as _train
+
     return _train(admitted.spec, settings, resume, reads, admitted.files)
 
 

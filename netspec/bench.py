@@ -8,7 +8,6 @@ a training step is forward, cross-entropy, backward and an SGD step.
 
 from __future__ import annotations
 
-import importlib.util
 import statistics
 import time
 import warnings
@@ -38,13 +37,6 @@ class Timing:
     @property
     def images_per_s(self) -> float:
         return self.batch / self.median
-
-
-def available(paths: tuple[str, ...]) -> tuple[str, ...]:
-    """The paths that can run here: ONNX Runtime only when it is installed."""
-    if importlib.util.find_spec("onnxruntime") is None:
-        return tuple(p for p in paths if p != "onnxruntime")
-    return paths
 
 
 def measure(step: Step, example: Tensor, warmup: int, repeats: int) -> tuple[float, float, float]:

@@ -11,7 +11,7 @@ from netspec.plan import BlockArgs, BlockPlan, Op, PlanError, act, conv, eca_ker
 class BasicOptions(BaseModel):
     """Settings only basic blocks have."""
 
-    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True, allow_inf_nan=False)
 
     dropout: float = Field(
         0.0, ge=0.0, lt=1.0, description="dropout between the two convs (Wide ResNets, Zagoruyko & Komodakis 2016)"

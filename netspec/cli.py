@@ -3,30 +3,35 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any
 
+from netspec.cli_args import Parser, amount, limit, positive
 from netspec.cli_bench import add_bench_options, run_bench
-from netspec.cli_train import add_train_options, is_main_process, run_train
+from netspec.cli_train import add_train_options, run_train
 from netspec.cli_weights import add_weights_options, load_chosen
 from netspec.diff import render as render_diff
 from netspec.drawing import DETAILS, check_diagram_format, diagram_bytes, draw
-from netspec.errors import NetspecError, printable
+from netspec.errors import NetspecError, printable, quote_list
+from netspec.feasible import check_memory
 from netspec.files import Writer
 from netspec.gate import Admitted, admit
 from netspec.limits import Limits
 from netspec.loader import load_spec
 from netspec.report import DEPTHS, FORMATS, one_line, summary
 from netspec.sources import builtin_names
+from netspec.torchrun import is_main_process
 
-EXPORT_FORMATS = ("torchscript", "onnx", "safetensors")  # netspec.export's, named here to keep torch unimported
+# netspec.export's formats, named here to keep torch unimported, with the file names each is written to.
+EXPORT_FORMATS = {"torchscript": (".pt", ".pth", ".ts"), "onnx": (".onnx",), "safetensors": (".safetensors",)}
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="netspec", description="Describe, build and inspect ResNet-family networks.")
+    parser = Parser(prog="netspec", description="Describe, build and inspect ResNet-family networks.")
     parser.add_argument("--debug", action="store_true", help="show tracebacks for errors")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     validate = commands.add_parser("validate", help="check spec files (does not import torch)")
@@ -38,7 +43,7 @@ def _parser() -> argparse.ArgumentParser:
     render.add_argument("-o", "--output", type=Path, required=True, help="the diagram file; its suffix sets the format")
     _add_diagram_options(render)
     summary = _spec_command(commands, "summary", "shapes, parameters and MACs from the spec (does not import torch)")
-    summary.add_argument("--batch", type=_positive, default=1, help="batch size for MACs and memory (default 1)")
+    summary.add_argument("--batch", type=positive, default=1, help="batch size for MACs and memory (default 1)")
     summary.add_argument("--depth", choices=DEPTHS, default="stage", help="rows per stage, block or layer")
     summary.add_argument("--format", choices=FORMATS, default="table", help="table, markdown or json")
     diff = commands.add_parser("diff", help="what changes between two specs (does not import torch)")
@@ -70,7 +75,7 @@ def _spec_command(commands: Any, name: str, text: str) -> argparse.ArgumentParse
 def _build_options(build: argparse.ArgumentParser) -> None:
     build.add_argument("-o", "--output", type=Path, help="save the weights (.pt or .safetensors)")
     add_weights_options(build)
-    build.add_argument("--max-params", type=float, help="same as --limit params=N (default 2e9)")
+    build.add_argument("--max-params", type=amount, help="same as --limit params=N (default 2e9)")
     build.add_argument("--device", default="cpu", help="where to build: cpu, cuda, or meta (no memory for weights)")
     build.add_argument("--optimize", choices=["inference"], help="fold norms into convs and use channels_last")
     build.add_argument("--diagram", type=Path, help="also draw the architecture to this file (.svg, .png, .pdf, .dot)")
@@ -78,21 +83,16 @@ def _build_options(build: argparse.ArgumentParser) -> None:
 
 
 def _export_options(export: argparse.ArgumentParser) -> None:
-    export.add_argument("--format", required=True, choices=EXPORT_FORMATS, help="torchscript, onnx or safetensors")
+    export.add_argument(
+        "--format", required=True, choices=list(EXPORT_FORMATS), help="torchscript, onnx or safetensors"
+    )
     export.add_argument("-o", "--output", type=Path, required=True, help="the file to write")
     add_weights_options(export)
     export.add_argument("--optimize", choices=["inference"], help="fold norms into convs first")
 
 
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
-
-
 def _add_size(command: argparse.ArgumentParser) -> None:
-    command.add_argument("--input-size", type=_positive, help="square image size (default: the spec's input.size)")
+    command.add_argument("--input-size", type=positive, help="square image size (default: the spec's input.size)")
 
 
 def _add_diagram_options(command: argparse.ArgumentParser) -> None:
@@ -109,12 +109,23 @@ def _add_set(command: argparse.ArgumentParser) -> None:
 
 
 def _add_limit(command: argparse.ArgumentParser) -> None:
-    names = ", ".join(f"{f.name} ({getattr(Limits(), f.name):,.0f})" for f in fields(Limits))
-    command.add_argument("--limit", action="append", default=[], metavar="NAME=VALUE", help=f"raise a limit: {names}")
+    defaults = {f.name: getattr(Limits(), f.name) for f in fields(Limits)}
+    names = ", ".join(f"{name} ({f'{value:,}' if value else 'the free memory'})" for name, value in defaults.items())
+    command.add_argument(
+        "--limit", action="append", type=limit, default=[], metavar="NAME=VALUE", help=f"raise a limit: {names}"
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        os.getcwd()  # every relative path, and every path shown relative to it, needs it
+    except FileNotFoundError:
+        print(
+            "netspec: the working folder no longer exists (it was deleted or moved); cd into a folder that does",
+            file=sys.stderr,
+        )
+        return 1
     args = _parser().parse_args(argv)
     args.argv = argv
     try:
@@ -153,10 +164,15 @@ def _validate(args: argparse.Namespace) -> int:
 
 def _checked(args: argparse.Namespace, ref: str | None = None) -> Admitted:
     """The spec through the gate: refused, before anything is allocated, if over the limits or unbuildable."""
-    limits = Limits().with_text(args.limit)
+    return admit(ref or args.spec, _limits(args), getattr(args, "set", ()), size=getattr(args, "input_size", None))
+
+
+def _limits(args: argparse.Namespace) -> Limits:
+    """The defaults, raised by --limit and --max-params."""
+    limits = Limits().raised(args.limit)
     if getattr(args, "max_params", None) is not None:
-        limits = replace(limits, params=int(args.max_params))
-    return admit(ref or args.spec, limits, getattr(args, "set", ()), size=getattr(args, "input_size", None))
+        limits = replace(limits, params=args.max_params)
+    return limits
 
 
 def _writer(admitted: Admitted, *also_read: Path | None) -> Writer:
@@ -178,6 +194,8 @@ def _build(args: argparse.Namespace) -> int:
         writer.check(args.diagram)
     if args.device == "meta" and (args.output or args.weights or args.pretrained):
         raise NetspecError("a model built on the meta device has no weights to load or save; drop -o and the weights")
+    if args.device != "meta":
+        check_memory(analysis, _limits(args), 1, "weights", "build")
     model, report = _model(args, admitted)
     print(summary(analysis))
     notes = [str(report)] if report is not None else []
@@ -212,9 +230,17 @@ def _model(args: argparse.Namespace, admitted: Admitted) -> tuple[Any, Any]:
 
 
 def _export(args: argparse.Namespace) -> int:
+    suffixes = EXPORT_FORMATS[args.format]
+    if args.output.suffix not in suffixes:  # a TorchScript archive named .safetensors would pass for a model file
+        wanted = f"{args.output}: {args.format} is written to a {quote_list(suffixes)} file"
+        found = f"not a {args.output.suffix} one" if args.output.suffix else "give the name that suffix"
+        raise NetspecError(f"{wanted}{', ' if args.output.suffix else '; '}{found}")
     admitted = _checked(args)
     spec, writer = admitted.spec, _writer(admitted, args.weights)
     writer.check(args.output)
+    traced = args.format == "onnx"  # ONNX traces a forward pass at the input size; the others only save
+    what = f"export --format {args.format}" + (f" --input-size {args.input_size}" if args.input_size else "")
+    check_memory(admitted.analysis, _limits(args), 1, "tracing" if traced else "weights", what)
     from torch import nn
 
     from netspec.compiler import compile_spec
@@ -256,13 +282,12 @@ def _diff(args: argparse.Namespace) -> int:
 
 
 def _bench(args: argparse.Namespace) -> int:
-    print(run_bench(args, _checked(args)))
+    print(run_bench(args, _checked(args), _limits(args)))
     return 0
 
 
 def _train(args: argparse.Namespace) -> int:
-    admitted = _checked(args)
-    return run_train(args, admitted.spec, admitted.files, args.argv)
+    return run_train(args, _checked(args), _limits(args), args.argv)
 
 
 def _list(args: argparse.Namespace) -> int:

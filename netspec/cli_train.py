@@ -10,10 +10,14 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Literal, get_args, get_origin
 
+from netspec.cli_args import positive
 from netspec.errors import NetspecError
+from netspec.feasible import check_training
+from netspec.gate import Admitted
+from netspec.limits import Limits
 from netspec.runs import Run
 from netspec.settings import TrainSettings, load_settings
-from netspec.spec import Spec
+from netspec.torchrun import is_main_process, launched
 
 
 def add_train_options(train: argparse.ArgumentParser) -> None:
@@ -38,7 +42,7 @@ def add_train_options(train: argparse.ArgumentParser) -> None:
     train.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
     train.add_argument(
         "--nproc",
-        type=int,
+        type=positive,
         default=1,
         metavar="N",
         help="processes on this machine, launched through torchrun (default 1)",
@@ -57,14 +61,15 @@ def settings_from(args: argparse.Namespace) -> TrainSettings:
     return load_settings(args.config, given)
 
 
-def run_train(args: argparse.Namespace, spec: Spec, spec_files: Sequence[Path], argv: Sequence[str]) -> int:
+def run_train(args: argparse.Namespace, admitted: Admitted, limits: Limits, argv: Sequence[str]) -> int:
     """Train here, or with --nproc N > 1 (and not already under torchrun), launch N processes through torchrun."""
     settings = settings_from(args)
-    if args.nproc < 1:
-        raise NetspecError(f"--nproc must be at least 1, got {args.nproc}")
+    spec, spec_files = admitted.spec, admitted.files
+    here = launched()
+    check_training(admitted.analysis, limits, settings.batch_size, here.world if here else args.nproc)
     reads = [*spec_files, *([args.config] if args.config else [])]  # the run's files may replace none of them
     run = Run.of(spec, settings, reads)
-    if args.nproc > 1 and "WORLD_SIZE" not in os.environ:
+    if args.nproc > 1 and here is None:
         with run.locked():  # once, here, rather than from inside torchrun
             run.check(spec, settings, args.resume)
         return launch(args.nproc, argv)
@@ -126,7 +131,3 @@ def _without_nproc(argv: Sequence[str]) -> list[str]:
             out.append(arg)
         skip = arg == "--nproc"
     return out
-
-
-def is_main_process() -> bool:
-    return os.environ.get("RANK", "0") == "0"

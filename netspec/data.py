@@ -98,30 +98,59 @@ def _check_classes(network: int, data: int, name: str) -> None:
         )
 
 
+class Seeded(Dataset[Any]):
+    """A dataset whose item `i` of `epoch` is drawn (augmented) with a random state made from the seed, the epoch and
+    `i` alone: the same whichever process or loader worker loads it, and however many there are. The state of the
+    process that loads it is left as it was (dropout and stochastic depth draw from it)."""
+
+    def __init__(self, data: Dataset[Any], seed: int) -> None:
+        self.data, self.seed, self.epoch = data, seed, 0
+
+    def __len__(self) -> int:
+        return len(self.data)  # type: ignore[arg-type]
+
+    def __getitem__(self, index: int) -> Any:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(((self.seed * 1_000_003 + self.epoch) * 1_000_033 + index) % (1 << 63))
+            return self.data[index]
+
+
+def left_out(train_set: Dataset[Any], settings: TrainSettings, world: int) -> int:
+    """1 when each process's last batch of an epoch would hold one image (which is then left out), else 0; an error
+    when that would leave nothing to train on."""
+    share = -(-len(train_set) // world)  # type: ignore[arg-type]  # DistributedSampler pads to a multiple of world
+    dropped = 1 if share % (settings.batch_size // world) == 1 else 0
+    if share == dropped:
+        raise NetspecError(f"the training set holds {len(train_set):,} image; training needs at least 2")  # type: ignore[arg-type]
+    return dropped
+
+
 class Loaders:
     """Process `rank` of `world`: its training batches (reshuffled and reseeded each epoch) and its share of the
-    test set. `pin` pins host memory for copies to a GPU."""
+    test set. `pin` pins host memory for copies to a GPU. A last batch of one image is left out: batch norm cannot
+    train on a single image's 1 x 1 maps, and one image's statistics are noise anyway (`dropped` says so)."""
 
     def __init__(
         self, train_set: Dataset[Any], test_set: Dataset[Any], settings: TrainSettings, rank: int, world: int, pin: bool
     ) -> None:
         self.seed, self.rank = settings.seed, rank
         batch, workers = settings.batch_size // world, settings.workers
+        self.seeded = Seeded(train_set, self.seed)
         # One replica when alone: the same permutation, split the same way, whatever the number of processes.
         self.sampler: DistributedSampler[Any] = DistributedSampler(train_set, world, rank, shuffle=True, seed=self.seed)
-        self.generator = torch.Generator()
-        # Workers start afresh each epoch, seeded from the generator: a resumed run draws what the full run drew.
+        self.dropped = left_out(train_set, settings, world)
+        # Workers start afresh each epoch, given the dataset of that epoch: each item's draws depend only on the seed,
+        # the epoch and the item, so a resumed run, or one with other --workers, draws what the full run drew.
         self._train = DataLoader(
-            train_set, batch, sampler=self.sampler, generator=self.generator, num_workers=workers, pin_memory=pin
+            self.seeded, batch, sampler=self.sampler, num_workers=workers, pin_memory=pin, drop_last=bool(self.dropped)
         )
         shard = Subset(test_set, range(rank, len(test_set), world))  # type: ignore[arg-type]
         self.test = DataLoader(shard, batch, num_workers=workers, pin_memory=pin)  # every test image once
-        self.images = len(self.sampler) * world
+        self.images = (len(self.sampler) - self.dropped) * world
 
     def train(self, epoch: int) -> DataLoader[Any]:
         """Batches for `epoch`: its permutation and its augmentation draws depend only on the seed and epoch."""
         self.sampler.set_epoch(epoch)
-        seed = self.seed * 1_000_003 + epoch * 1009 + self.rank
-        self.generator.manual_seed(seed)  # seeds the workers' augmentation
-        torch.manual_seed(seed)  # augmentation without workers, dropout and stochastic depth
+        self.seeded.epoch = epoch
+        torch.manual_seed(self.seed * 1_000_003 + epoch * 1009 + self.rank)  # dropout and stochastic depth
         return self._train

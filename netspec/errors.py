@@ -77,5 +77,9 @@ def did_you_mean(word: str, choices: Sequence[str]) -> str:
 
 def quote_choices(choices: Sequence[str]) -> str:
     """'a', 'b' or 'c'."""
-    quoted = [f"'{c}'" for c in choices]
-    return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " or " + quoted[-1]
+    return quote_list([f"'{c}'" for c in choices])
+
+
+def quote_list(items: Sequence[str]) -> str:
+    """a, b or c."""
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " or " + items[-1]

@@ -32,6 +32,14 @@ def _kind(mode: int) -> str:
     return _KINDS.get(stat.S_IFMT(mode), "not a regular file")
 
 
+def kind_of(path: str | os.PathLike[str]) -> str:
+    """'a named pipe (FIFO)', 'a directory', ... for what is at `path` (not following a symbolic link)."""
+    try:
+        return _kind(os.lstat(path).st_mode) if not os.path.isdir(path) else "a directory"
+    except OSError:
+        return "nothing"
+
+
 def os_error(target: str | os.PathLike[str], exc: OSError, doing: str) -> NetspecError:
     """A one-line error for a failed read or write that names the file a person gave, not a temporary one."""
     return NetspecError(f"{os.fspath(target)}: cannot {doing} it: {exc.strerror or exc}")

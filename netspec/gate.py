@@ -16,6 +16,7 @@ from typing import Any
 
 from netspec.analysis import Analysis, analyze
 from netspec.errors import SpecError
+from netspec.families.regnet import written_field
 from netspec.limits import Limits, cost_problems, field_problems
 from netspec.loader import load
 from netspec.messages import problem_at
@@ -42,11 +43,14 @@ def admit(
     """Load `source` and hold it to `limits` (default Limits()); problems raise SpecError at the field's
     place in the file: field limits first (they bound the analysis), then the costs the analysis measures."""
     limits = limits or Limits()
-    loaded = load(source, sets, overrides)
+    loaded = load(source, sets, overrides, limits)
     found = field_problems(loaded.spec, limits)
     if not found:
         analysis = analyze(loaded.spec, size)
         found = cost_problems(analysis, limits)
     if found:
-        raise SpecError(problem_at(path, message, loaded.doc.locate) for path, message in found)
+        # A RegNet's stages were not written: a problem at one of them is placed at the design's field.
+        designed = isinstance(loaded.doc.data, dict) and isinstance(loaded.doc.data.get("regnet"), dict)
+        placed = [(written_field(path) if designed else path, message) for path, message in found]
+        raise SpecError(problem_at(path, message, loaded.doc.locate) for path, message in placed)
     return Admitted(loaded.spec, analysis, loaded.files)

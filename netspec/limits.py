@@ -6,6 +6,7 @@ static analysis. Each problem is (dotted field, message); the message names the 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, fields, replace
 
 from netspec.analysis import Analysis
@@ -27,20 +28,21 @@ class Limits:
     kernel: int = 31  # kernel size of a stem conv
     params: int = 2_000_000_000  # trainable parameters
     macs: int = 10_000_000_000_000  # multiply-accumulates of one image at the spec's input size
+    memory: int | None = None  # bytes a command that runs the network may plan to use; None: what is free here
 
-    def with_text(self, assignments: list[str]) -> Limits:
-        """These limits with `name=value` assignments applied (values may be written 2e9)."""
-        names = [f.name for f in fields(self)]
-        changes: dict[str, int] = {}
-        for text in assignments:
-            name, _, value = text.partition("=")
-            if name not in names:
-                raise NetspecError(f"--limit {text}: unknown limit '{name}'; limits: {', '.join(names)}")
-            try:
-                changes[name] = int(float(value))
-            except ValueError:
-                raise NetspecError(f"--limit {text}: '{value}' is not a number") from None
-        return replace(self, **changes)
+    def __post_init__(self) -> None:
+        for f in fields(self):  # a NaN or infinite limit would let everything through, or nothing
+            value = getattr(self, f.name)
+            if not (type(value) is int and value >= 1) and not (f.name == "memory" and value is None):
+                raise NetspecError(f"Limits.{f.name} must be a whole number of at least 1, got {value!r}")
+
+    @classmethod
+    def names(cls) -> list[str]:
+        return [f.name for f in fields(cls)]
+
+    def raised(self, assignments: Iterable[tuple[str, int]]) -> Limits:
+        """These limits with (name, value) assignments applied."""
+        return replace(self, **dict(assignments))
 
 
 def _over(value: int, limit: int, name: str, what: str = "") -> str:

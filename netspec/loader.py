@@ -12,7 +12,7 @@ from pydantic import ValidationError
 
 from netspec import modelfile, reader, sources
 from netspec.errors import Mark, SpecError, closest, did_you_mean
-from netspec.messages import Loc, describe, diagnostics, loc_of, walk_paths
+from netspec.messages import Loc, describe, diagnostics, kind_of, loc_of, walk_paths
 from netspec.reader import Document
 from netspec.spec import Spec
 
@@ -34,9 +34,13 @@ class Loaded:
 
 
 def load(
-    source: Spec | str | os.PathLike[str], sets: Sequence[str] = (), overrides: Mapping[str, Any] | None = None
+    source: Spec | str | os.PathLike[str],
+    sets: Sequence[str] = (),
+    overrides: Mapping[str, Any] | None = None,
+    limits: Any = None,
 ) -> Loaded:
-    """Load, merge and validate a Spec, spec file or builtin name; raise SpecError listing every problem."""
+    """Load, merge and validate a Spec, spec file or builtin name; raise SpecError listing every problem. `limits`
+    (netspec.limits.Limits; default its defaults) bound what validation itself expands: a RegNet design."""
     if isinstance(source, Spec):
         doc = Document(source.model_dump(exclude_unset=True), values={(): Mark("<spec>")})
         if not (sets or overrides):
@@ -47,7 +51,7 @@ def load(
         doc = merge(doc, _from_mapping(dict(overrides), Mark("keyword overrides")))
     for assignment in sets:
         apply_set(doc, assignment)
-    return Loaded(validate(doc), doc)
+    return Loaded(validate(doc, limits), doc)
 
 
 def load_spec(
@@ -57,9 +61,9 @@ def load_spec(
     return load(ref, sets, overrides).spec
 
 
-def validate(doc: Document) -> Spec:
+def validate(doc: Document, limits: Any = None) -> Spec:
     try:
-        return Spec.model_validate(doc.data)
+        return Spec.model_validate(doc.data, context={"limits": limits})
     except ValidationError as exc:
         raise SpecError(diagnostics(exc, Spec, doc.locate)) from None
 
@@ -88,15 +92,9 @@ def _extend(doc: Document, base_ref: Any, chain: tuple[Path, ...]) -> Document:
         raise SpecError.at(
             mark, "extends", f"expected a builtin spec name or a relative path, got {describe(base_ref)}"
         )
-    folders = "/" in base_ref.replace("\\", "/")
-    if os.path.isabs(base_ref) or (folders and not base_ref.endswith(sources.SUFFIXES) and not _builtin(base_ref)):
-        # A shared spec must not make netspec read arbitrary files: only builtins and relative .yaml paths.
-        hint = did_you_mean(base_ref, sources.builtin_names())
-        message = f"'{base_ref}' must be a builtin spec name or a relative path to a .yaml or .yml file{hint}"
-        raise SpecError.at(mark, "extends", message)
     if len(chain) >= MAX_EXTENDS:
         raise SpecError.at(mark, "extends", f"an extends chain may hold at most {MAX_EXTENDS} files")
-    base_path = sources.resolve(base_ref, chain[-1].parent, mark).resolve()
+    base_path = _base_path(base_ref, chain[-1].parent, mark)
     if base_path in chain:
         cycle = " -> ".join(sources.display(p) for p in (*chain[chain.index(base_path) :], base_path))
         raise SpecError.at(mark, "extends", f"extends cycle: {cycle}")
@@ -104,16 +102,28 @@ def _extend(doc: Document, base_ref: Any, chain: tuple[Path, ...]) -> Document:
     return merge(base, doc)
 
 
-def _builtin(name: str) -> bool:
-    return name in sources.builtin_names()
+def _base_path(ref: str, folder: Path, mark: Mark) -> Path:
+    """The file `extends: ref` names: a builtin spec, or a .yaml or .yml file (a link too, if it leads to one)
+    relative to the extending file. A shared spec must not make netspec open anything else (.env, a key, a model
+    file): other names are refused before any file is opened, so that no refused file's content is ever shown."""
+    if ref.endswith(sources.SUFFIXES) and not os.path.isabs(ref):
+        real = sources.resolve(ref, folder, mark).resolve()
+        if not real.name.endswith(sources.SUFFIXES):
+            raise SpecError.at(mark, "extends", f"'{ref}' leads to {real.name}, which is not a .yaml or .yml file")
+        return real
+    if ref in sources.builtin_names():
+        return (sources.builtin_dir() / f"{ref}.yaml").resolve()
+    hint = did_you_mean(ref, sources.builtin_names())
+    message = f"'{ref}' must be a builtin spec name or a relative path to a .yaml or .yml file{hint}"
+    raise SpecError.at(mark, "extends", message)
 
 
 def check_document(doc: Document, source: str) -> Document:
     """A spec file's document (safe, bounded YAML from netspec.reader) must be a mapping with a version."""
     if doc.data is None and not doc.values:
         raise SpecError.at(Mark(source, 1, 1), "", "empty document; a spec needs at least 'netspec: 1' and stages")
-    if not isinstance(doc.data, dict):
-        message = f"a spec must be a mapping of fields (netspec, name, stages, ...), got {describe(doc.data)}"
+    if not isinstance(doc.data, dict):  # named by its kind only: the file may not be a spec at all (.env)
+        message = f"a spec must be a mapping of fields (netspec, name, stages, ...), got {kind_of(doc.data)}"
         raise SpecError.at(doc.values[()], "", message)
     if "netspec" not in doc.data and closest("netspec", list(doc.data)) is None:
         raise SpecError.at(doc.values[()], "netspec", "missing format version: add 'netspec: 1' as the first line")

@@ -190,6 +190,16 @@ def describe(value: Any) -> str:
     return "a list" if isinstance(value, list | tuple) else type(value).__name__
 
 
+def kind_of(value: Any) -> str:
+    """A value's kind without its content ('a string', 'a list'), for text that may not be meant to be shown."""
+    if isinstance(value, bool):
+        return "true or false"
+    if value is None:
+        return "null (an empty value)"
+    kinds = ((str, "a string"), (int, "an integer"), (float, "a number"), (Mapping, "a mapping"))
+    return next((name for kind, name in kinds if isinstance(value, kind)), "a list")
+
+
 def walk_paths(value: Any, path: Loc = ()) -> Iterator[Loc]:
     """Every path inside a nested structure of dicts and lists, the root included."""
     yield path

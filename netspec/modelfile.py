@@ -14,7 +14,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from netspec.errors import NetspecError, SpecError
+from netspec.errors import Mark, NetspecError, SpecError, printable
 from netspec.files import read_input
 from netspec.reader import Document, read_document
 from netspec.spec import Spec
@@ -62,6 +62,14 @@ def read_metadata(path: Path, source: str) -> dict[str, str]:
     found = header.get("__metadata__", {})
     if not isinstance(found, dict) or not all(isinstance(v, str) for v in found.values()):
         raise NetspecError(f"{source}: not a safetensors file (its __metadata__ is not a mapping of strings)")
+    for key, value in found.items():
+        try:  # JSON's \ud800 escapes decode to lone surrogates, which are not text and cannot be encoded
+            key.encode(), value.encode()
+        except UnicodeEncodeError as exc:
+            bad = f"U+{ord(exc.object[exc.start]):04X}"
+            raise NetspecError(
+                f"{source}: its header's {printable(key)!r} holds {bad}, a lone surrogate, not text"
+            ) from None
     return found
 
 
@@ -74,6 +82,8 @@ def read_spec(path: Path, source: str) -> Document:
         )
     where = f"{source} (spec)"
     doc = read_document(text.encode(), where)
+    if doc.data is None and not doc.values:
+        raise SpecError.at(Mark(where, 1, 1), "", "empty document: the file's netspec.spec metadata holds no spec")
     if isinstance(doc.data, dict) and "extends" in doc.data:  # a model file must not make netspec read other files
         raise SpecError.at(doc.keys[("extends",)], "extends", "a model file's spec is whole: it cannot extend")
     doc.files = (path.resolve(),)

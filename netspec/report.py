@@ -160,7 +160,10 @@ def _render(table: Sequence[Row], total_macs: int, batch: int, markdown: bool) -
     ]
     body.append(total)
     if markdown:
-        lines = ["| " + " | ".join(_HEAD) + " |", "|" + "|".join(" ---: |" if h in _RIGHT else " --- |" for h in _HEAD)]
+        lines = [
+            "| " + " | ".join(_HEAD) + " |",
+            "| " + " | ".join("---:" if h in _RIGHT else "---" for h in _HEAD) + " |",
+        ]
         return lines + ["| " + " | ".join(c.strip() or " " for c in cells) + " |" for cells in body]
     widths = [max(len(h), *(len(c[i]) for c in body)) for i, h in enumerate(_HEAD)]
 

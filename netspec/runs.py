@@ -2,10 +2,16 @@
 
 An epoch's files are one unit. They are staged beside their final names (NAME.next); then manifest.json,
 naming the epoch and each file's SHA-256, is written in one step: that is the commit; then the staged files
-are renamed into place. However a run ends, even killed between two writes, the folder holds one committed
-epoch: opening it completes a commit that its manifest records and discards one that it does not, and a
-file that matches neither is refused, never loaded. A lock on the folder keeps out a second run. Only rank 0
-writes; every file goes through the command's Writer, which refuses to replace what the command reads.
+are renamed into place. A new run commits its spec and settings the same way, as epoch 0. However a run ends,
+even killed between two writes, the folder holds one committed epoch: opening it completes a commit that its
+manifest records and discards one that it does not, and a file that matches neither is refused, never loaded.
+
+The manifest is also what makes a file netspec's: a run replaces only files that its folder's manifest lists,
+so `--out .` in a folder of a person's own files refuses to start rather than overwrite them. A lock on the
+folder keeps out a second run. Only rank 0 writes; every file goes through the command's Writer, which refuses
+to replace what the command reads. What a run folder holds is read as strictly as a spec: another format, a
+manifest that lists less than an epoch writes, settings, metrics or optimizer state that netspec would not
+have written are refused in one line.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import json
+import math
 import os
 import re
 from collections.abc import Iterable, Iterator
@@ -21,19 +28,23 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from netspec.errors import NetspecError
-from netspec.files import Writer, digest, read_input
+from netspec.errors import NetspecError, SpecError
+from netspec.files import Writer, digest, kind_of, read_input
+from netspec.messages import describe
 from netspec.modelfile import spec_data
 from netspec.reader import dump, read_file
-from netspec.settings import TrainSettings
+from netspec.settings import TrainSettings, load_settings
 from netspec.spec import Spec
 
 Metrics = dict[str, float]
 RESUMABLE = ("epochs", "workers", "device", "out", "data_dir")  # may change between a run and its resumption
 CHECKPOINTS = ("last.safetensors", "last.state.pt", "best.safetensors", "best.state.pt")
 RECORDS = ("spec.yaml", "settings.yaml", "metrics.jsonl", "curves.png", "manifest.json")
+STARTED = ("spec.yaml", "settings.yaml")  # what epoch 0 (a run that has started) commits
+FORMAT = 1  # of manifest.json
 MANIFEST_BYTES = 1 << 16
 METRICS_ROW_BYTES = 1000  # a row of metrics.jsonl is about 200 bytes
+METRICS = ("epoch", "lr", "train_loss", "train_acc", "test_loss", "test_acc", "images_per_s", "seconds")
 
 
 def folder_name(name: str) -> str:
@@ -49,7 +60,7 @@ class Manifest:
     files: dict[str, str]
 
     def text(self) -> bytes:
-        return json.dumps({"format": 1, "epoch": self.epoch, "files": self.files}, indent=1).encode()
+        return json.dumps({"format": FORMAT, "epoch": self.epoch, "files": self.files}, indent=1).encode()
 
 
 class Run:
@@ -78,9 +89,15 @@ class Run:
     @contextmanager
     def locked(self) -> Iterator[None]:
         """Hold the lock on the folder itself (no lock file), or refuse: one run writes a folder at a time. The
-        lock goes with the process however it ends; a folder this call created and left empty is removed."""
-        created = not self.folder.exists()
-        self.folder.mkdir(parents=True, exist_ok=True)
+        lock goes with the process however it ends; folders this call created (runs/ too) and left empty are removed."""
+        created = [f for f in (self.folder, *self.folder.parents) if not os.path.lexists(f)]
+        if not created and not self.folder.is_dir():
+            kind = kind_of(self.folder)
+            raise NetspecError(f"{self.folder}: {kind}, not a folder; --out names the folder of the run's files")
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise NetspecError(f"{self.folder}: cannot create the run folder: {exc.strerror or exc}") from None
         fd = os.open(self.folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         try:
             try:
@@ -93,37 +110,60 @@ class Run:
             yield
         finally:
             os.close(fd)
-            if created and not any(self.folder.iterdir()):
-                self.folder.rmdir()
+            for folder in created:  # the run's folder first, then the parents made for it
+                if any(folder.iterdir()):
+                    break
+                folder.rmdir()
 
     def check(self, spec: Spec, settings: TrainSettings, resume: bool) -> int:
-        """Refuse to start over an earlier run, to resume one that is missing or trained something else, or to
-        replace a file the command reads; the epoch to continue from (0 for a new run). Hold the lock."""
+        """Refuse to start over an earlier run or over files netspec did not write, to resume one that is missing
+        or trained something else, or to replace a file the command reads; the epoch to continue from (0 for a
+        new run). Hold the lock."""
         if self.folder.is_dir():
             for name in (*CHECKPOINTS, *RECORDS):
                 self.writer.check(self.folder / name)
-        epoch = self.committed()
-        if not resume:
-            if epoch or self.weights("last").exists():
-                raise NetspecError(
-                    f"{self.folder} already holds a run; continue it with --resume, or choose another folder with --out"
-                )
-            return 0
-        if not epoch and self.weights("last").exists():
+        if not self.manifest.exists() and self.weights("last").exists():
             raise NetspecError(
                 f"{self.folder}: written by a netspec without run manifests, so which epoch its files hold cannot be "
                 "checked; start a new run with another --out"
             )
+        epoch = self.committed()
+        if not resume:
+            if epoch:
+                raise NetspecError(
+                    f"{self.folder} already holds a run; continue it with --resume, or choose another folder with --out"
+                )
+            self._check_owned()
+            return 0
         if not epoch:
             raise NetspecError(f"{self.folder}: no checkpoint to resume from (no epoch completed)")
         if read_file(self.spec, str(self.spec)).data != spec_data(spec):
             raise NetspecError(f"{self.spec}: the run trained a different network; resume it with the same spec")
-        saved, current = read_file(self.settings, str(self.settings)).data, settings.model_dump(mode="json")
+        saved, current = self.read_settings().model_dump(mode="json"), settings.model_dump(mode="json")
         changed = sorted(k for k in current if k not in RESUMABLE and saved.get(k) != current[k])
         if changed:
             detail = ", ".join(f"{k}: {saved.get(k)!r} -> {current[k]!r}" for k in changed)
             raise NetspecError(f"{self.settings}: resuming needs the same settings, but these differ: {detail}")
         return epoch
+
+    def _check_owned(self) -> None:
+        """Refuse to start if a file the run would write is there but not the manifest's: a person's own file."""
+        for name in (*RECORDS, *CHECKPOINTS):
+            path = self.folder / name
+            if name not in self._digests and name != "manifest.json" and os.path.lexists(path):
+                raise NetspecError(
+                    f"{path}: not a file of a netspec run (this folder's manifest does not list it); refusing to "
+                    "replace it: move it, or choose another folder with --out"
+                )
+
+    def read_settings(self) -> TrainSettings:
+        """The run's settings.yaml, validated as a settings file is (errors at its line and column)."""
+        try:
+            return load_settings(self.settings)
+        except SpecError as exc:
+            first, more = exc.diagnostics[0], len(exc.diagnostics) - 1
+            also = f" (and {more} more)" if more else ""
+            raise NetspecError(f"{first}{also}; not the settings netspec wrote, so the run cannot be resumed") from None
 
     def committed(self) -> int:
         """The epoch the folder holds (0 before the first), once an interrupted commit is completed or discarded.
@@ -147,23 +187,39 @@ class Run:
         return manifest.epoch
 
     def read_manifest(self) -> Manifest:
-        """The last committed epoch (0, with no files, when there is none); a damaged manifest is refused."""
+        """The last committed epoch (0 once a run has started, with its spec and settings; 0 with no files before
+        that); a manifest of another format, or one that lists other files than that epoch writes, is refused."""
         if not self.manifest.exists():
             return Manifest(0, {})
         try:
             data = json.loads(read_input(self.manifest, MANIFEST_BYTES), parse_constant=_refuse_constant)
-            epoch, files = data["epoch"], data["files"]
-            valid = type(epoch) is int and epoch > 0 and isinstance(files, dict) and set(files) <= _NAMES
-            if not (valid and all(isinstance(v, str) and re.fullmatch("[0-9a-f]{64}", v) for v in files.values())):
-                raise ValueError("unexpected contents")
-        except (ValueError, TypeError, KeyError, UnicodeDecodeError) as exc:
-            raise NetspecError(f"{self.manifest}: not a run manifest ({exc}); the run cannot be resumed") from None
+        except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
+            raise self._not_a_manifest(str(exc)) from None
+        if not isinstance(data, dict) or set(data) != {"format", "epoch", "files"}:
+            raise self._not_a_manifest("expected an object of format, epoch and files")
+        if data["format"] != FORMAT:
+            raise NetspecError(
+                f"{self.manifest}: a run manifest of format {describe(data['format'])}, written by another version of "
+                f"netspec (this one reads format {FORMAT}); the run cannot be resumed here"
+            )
+        epoch, files = data["epoch"], data["files"]
+        if type(epoch) is not int or epoch < 0:
+            raise self._not_a_manifest(f"the epoch is {describe(epoch)}")
+        expected = set(STARTED) if epoch == 0 else _NAMES
+        if not isinstance(files, dict) or set(files) != expected:
+            listed = len(files) if isinstance(files, dict) else 0
+            raise self._not_a_manifest(f"epoch {epoch} lists {listed} files, not the {len(expected)} a run writes")
+        if not all(isinstance(v, str) and re.fullmatch("[0-9a-f]{64}", v) for v in files.values()):
+            raise self._not_a_manifest("a file's SHA-256 is not 64 hexadecimal digits")
         return Manifest(epoch, files)
 
+    def _not_a_manifest(self, why: str) -> NetspecError:
+        return NetspecError(f"{self.manifest}: not a run manifest ({why}); the run cannot be resumed or replaced")
+
     def start(self, spec: Spec, settings: TrainSettings) -> None:
-        """Record what is trained and how (after `check`, holding the lock)."""
-        self._write(self.spec, _yaml(spec_data(spec)))
-        self._write(self.settings, _yaml(settings.model_dump(mode="json")))
+        """Record what is trained and how, committed as epoch 0 (after `check`, holding the lock)."""
+        records = {"spec.yaml": _yaml(spec_data(spec)), "settings.yaml": _yaml(settings.model_dump(mode="json"))}
+        self.commit(records, 0)
 
     def commit(self, files: dict[str, bytes], epoch: int) -> None:
         """Make `files` the folder's state as of `epoch`, in one step (see the module's docstring)."""
@@ -174,23 +230,67 @@ class Run:
         for name in files:
             self.writer.move(self.folder / f"{name}.next", self.folder / name)
 
-    def _write(self, path: Path, data: bytes) -> None:
-        self.writer.write(path, data)
-        self._digests[path.name] = hashlib.sha256(data).hexdigest()
-
     def read_metrics(self, epochs: int) -> list[Metrics]:
-        """The first `epochs` rows of metrics.jsonl: what the checkpoint had seen. Strict JSON, one object a line."""
+        """The first `epochs` rows of metrics.jsonl: what the checkpoint had seen. Strict JSON, one object a line,
+        each with every metric netspec records as a finite number."""
         lines = read_input(self.metrics, METRICS_ROW_BYTES * epochs).decode(errors="replace").splitlines()
-        try:
-            rows = [json.loads(line, parse_constant=_refuse_constant) for line in lines[:epochs]]
-        except ValueError as exc:
-            raise NetspecError(f"{self.metrics}: not the metrics netspec wrote ({exc})") from None
-        if len(rows) < epochs or not all(isinstance(row, dict) for row in rows):
+        if len(lines) < epochs:
             raise NetspecError(f"{self.metrics}: expected {epochs} rows of metrics, one JSON object a line")
+        rows = []
+        for number, line in enumerate(lines[:epochs], 1):
+            try:
+                rows.append(_metrics_row(json.loads(line, parse_constant=_refuse_constant), number))
+            except (ValueError, RecursionError) as exc:
+                raise NetspecError(f"{self.metrics}:{number}: not the metrics netspec wrote ({exc})") from None
         return rows
 
 
+def _metrics_row(row: Any, number: int) -> Metrics:
+    """A row of metrics.jsonl as netspec writes it, or ValueError saying what differs."""
+    if not isinstance(row, dict) or set(row) != set(METRICS):
+        raise ValueError(f"expected an object of {', '.join(METRICS)}")
+    for key in METRICS:
+        value = row[key]
+        if type(value) not in (int, float) or not math.isfinite(value):
+            raise ValueError(f"{key} is {describe(value)}")
+    if row["epoch"] != number:
+        raise ValueError(f"line {number} holds epoch {row['epoch']}")
+    return {key: row[key] for key in METRICS}
+
+
 _NAMES = {*CHECKPOINTS, *RECORDS} - {"manifest.json"}
+
+
+def check_state(state: Any, settings: TrainSettings, epoch: int) -> None:
+    """Raise ValueError unless `state` is the optimizer and scheduler state netspec saves for `epoch` of a run
+    with `settings`: SGD's hyperparameters and StepLR's schedule as those settings make them, as numbers."""
+    if not isinstance(state, dict) or not {"optimizer", "scheduler", "epoch"} <= set(state):
+        raise ValueError("expected the optimizer, scheduler and epoch")
+    if state["epoch"] != epoch:
+        raise ValueError(f"it is the state of epoch {describe(state['epoch'])}, the manifest's epoch is {epoch}")
+    lr = settings.lr * settings.gamma ** (epoch // settings.step_size)  # StepLR's, after `epoch` steps
+    groups = state["optimizer"].get("param_groups") if isinstance(state["optimizer"], dict) else None
+    if not isinstance(groups, list) or not groups:
+        raise ValueError("the optimizer state has no parameter groups")
+    expected = {"lr": lr, "initial_lr": settings.lr, "momentum": settings.momentum}
+    expected |= {"weight_decay": settings.weight_decay, "nesterov": settings.nesterov}
+    for i, group in enumerate(groups):
+        for key, value in expected.items():
+            _same(f"param_groups.{i}.{key}", group.get(key) if isinstance(group, dict) else None, value)
+    scheduler = state["scheduler"] if isinstance(state["scheduler"], dict) else {}
+    for key, value in (("last_epoch", epoch), ("step_size", settings.step_size), ("gamma", settings.gamma)):
+        _same(f"scheduler.{key}", scheduler.get(key), value)
+    if "scaler" in state:  # float16's loss scale: a positive number
+        scale: Any = state["scaler"].get("scale") if isinstance(state["scaler"], dict) else None
+        if not (type(scale) in (int, float) and 0 < scale < math.inf):
+            raise ValueError(f"scaler.scale is {describe(scale)}, not a positive number")
+
+
+def _same(where: str, found: Any, expected: float | bool) -> None:
+    """Raise ValueError unless `found` is `expected`, a number of the same kind (floats to rounding)."""
+    same_kind = isinstance(found, bool) if isinstance(expected, bool) else type(found) in (int, float)
+    if not same_kind or not math.isclose(found, expected, rel_tol=1e-9, abs_tol=1e-12):
+        raise ValueError(f"{where} is {describe(found)}, where this run's settings give {expected!r}")
 
 
 def _refuse_constant(name: str) -> Any:

@@ -7,12 +7,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from netspec import reader
 from netspec.errors import Mark, SpecError, did_you_mean
-from netspec.messages import describe, diagnostics, walk_paths
+from netspec.messages import describe, diagnostics, kind_of, walk_paths
 from netspec.reader import Document
 
 DATA_KINDS = ("cifar10", "fake", "imagefolder:")
@@ -25,7 +25,7 @@ def _names(description: str) -> Any:
 class TrainSettings(BaseModel):
     """How to train: data, the SGD + StepLR recipe, and where results go. Defaults are the CIFAR-10 recipe."""
 
-    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True, allow_inf_nan=False)
 
     data: str = Field("cifar10", description="cifar10, fake (torchvision FakeData) or imagefolder:PATH")
     data_dir: str = Field("data", description="where CIFAR-10 is found or downloaded to")
@@ -39,7 +39,7 @@ class TrainSettings(BaseModel):
     gamma: float = Field(0.1, gt=0, le=1, allow_inf_nan=False, description="learning-rate factor at each drop")
     augment: bool = Field(True, description="random crop with padding and horizontal flip on training images")
     workers: int = Field(2, ge=0, description="data-loading worker processes per training process")
-    seed: int = Field(0, ge=0, description="seed for initialisation, shuffling and augmentation")
+    seed: int = Field(0, ge=0, lt=1 << 32, description="seed for initialisation, shuffling and augmentation")
     fake_images: int = Field(1024, ge=1, description="training images with data: fake (a fifth as many to test)")
     device: str = Field("auto", description="auto (cuda when there is one), cpu, cuda or cuda:N")
     sync_bn: bool = Field(False, description="SyncBatchNorm across processes (torch supports it on GPUs only)")
@@ -61,6 +61,15 @@ class TrainSettings(BaseModel):
     def _split(cls, value: Any) -> Any:
         """'stem,layer1' from the command line; a YAML list as it is."""
         return tuple(part.strip() for part in value.split(",") if part.strip()) if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _skip_needs_weights(self) -> TrainSettings:
+        if self.skip and not (self.weights or self.pretrained):  # else it would silently skip nothing
+            message = "leaves out part of the starting weights, but there are none: give --weights FILE or --pretrained"
+            raise PydanticCustomError(
+                "spec_problems", "{summary}", {"summary": message, "problems": [("skip", message)]}
+            )
+        return self
 
     @field_validator("data")
     @classmethod
@@ -91,7 +100,7 @@ def load_settings(
         if doc.data is None and not doc.values:  # nothing but comments: no settings
             doc.data, doc.values = {}, {(): Mark(os.fspath(path), 1, 1)}
         if not isinstance(doc.data, dict):
-            message = f"training settings must be a mapping of fields (epochs, lr, ...), got {describe(doc.data)}"
+            message = f"training settings must be a mapping of fields (epochs, lr, ...), got {kind_of(doc.data)}"
             raise SpecError.at(doc.values[()], "", message)
     data = dict(doc.data)
     for key, value in (overrides or {}).items():

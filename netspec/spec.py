@@ -10,6 +10,7 @@ from pydantic import (
     Field,
     GetJsonSchemaHandler,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -23,6 +24,13 @@ from netspec.plan import ACTIVATIONS, NORMS
 from netspec.registry import block_names
 
 SUPPORTED_VERSIONS = (1,)
+
+
+def _default_limits() -> Any:
+    from netspec.limits import Limits  # which imports this module
+
+    return Limits()
+
 
 if TYPE_CHECKING:
     Activation = str
@@ -53,7 +61,7 @@ def _listed(description: str, **kwargs: Any) -> Any:
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class Input(_Model):
@@ -256,8 +264,9 @@ class Spec(_Model):
 
     @model_validator(mode="before")
     @classmethod
-    def _expand_regnet(cls, data: Any) -> Any:
-        """Stages and block options from `regnet`, whose values the spec then holds as stages."""
+    def _expand_regnet(cls, data: Any, info: ValidationInfo) -> Any:
+        """Stages and block options from `regnet`, whose values the spec then holds as stages. The design is held
+        to the limits (the validation context's, else the defaults) before it is expanded."""
         if not isinstance(data, dict) or not isinstance(data.get("regnet"), dict):
             return data
         if "stages" in data:
@@ -266,6 +275,11 @@ class Spec(_Model):
             design = RegNetDesign.model_validate(data["regnet"])
         except ValidationError:
             return data  # reported where it was written, when the field is validated
+        limits = (info.context or {}).get("limits") or _default_limits()
+        found = [(f"regnet.{field}", message) for field, message in design.problems(limits.blocks, limits.channels)]
+        if found:
+            summary = "; ".join(f"{path}: {message}" for path, message in found)
+            raise PydanticCustomError("spec_problems", "{summary}", {"summary": summary, "problems": found})
         block: dict[str, Any] = data["block"] if isinstance(data.get("block"), dict) else {}
         options = {"bottleneck_ratio": design.bottleneck_ratio, "se_ratio": design.se_ratio}
         block = {"type": "regnet", **block, "options": {**options, **block.get("options", {})}}

@@ -1,8 +1,8 @@
 """Training a built network: SGD with StepLR, one process or many (DistributedDataParallel through torchrun).
 
-Under torchrun (RANK and WORLD_SIZE set) each process trains on its share of every global batch; only rank 0
-prints and writes. The training set is always read through a DistributedSampler (with one replica when alone),
-so that one process and N processes see the same global batches, step for step.
+Under torchrun (netspec.torchrun: its whole set of variables) each process trains on its share of every global
+batch; only rank 0 prints and writes. The training set is always read through a DistributedSampler (with one
+replica when alone), so that one process and N processes see the same global batches, step for step.
 """
 
 from __future__ import annotations
@@ -24,15 +24,15 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import Dataset
 
 from netspec.compiler import compile_spec
-from netspec.data import Loaders, datasets_for
+from netspec.data import Loaders, datasets_for, left_out
 from netspec.errors import NetspecError
-from netspec.files import read_input
 from netspec.finetune import check_parts, freeze, start_from, train_mode
-from netspec.runs import Metrics, Run, epoch_line, records
+from netspec.runs import Metrics, Run, check_state, epoch_line, records
 from netspec.settings import TrainSettings
 from netspec.spec import Spec
 from netspec.steps import Place, Precision, evaluate, train_epoch
-from netspec.weights import checkpoint_cap, load_weights, weights_bytes
+from netspec.torchrun import launched
+from netspec.weights import checkpoint_cap, load_weights, read_torch, weights_bytes
 
 
 @dataclass
@@ -78,12 +78,16 @@ def _train(
     with run.locked() if place.main else nullcontext():
         if place.main:  # first: data problems end the run before anything is written, and one process downloads
             data = _datasets(spec, settings)
+            left_out(data[0], settings, place.world)  # a set too small to train on ends the run here
             if not run.check(spec, settings, resume):
                 run.start(spec, settings)
         _barrier(place)  # the others read the data and the checkpoint once rank 0 has them in place
         if not place.main:
             data = _datasets(spec, settings)
         loaders = Loaders(*data, settings, place.rank, place.world, pin=place.device.type == "cuda")
+        if loaders.dropped and place.main:
+            note = f"{loaders.images:,} images train an epoch, of {len(loaders.seeded):,}"
+            print(f"note: each epoch's last batch would hold one image; it is left out ({note})", flush=True)
         history = recipe.resume(run, run.read_manifest().epoch) if resume else []
         wrapped: nn.Module = DistributedDataParallel(model) if place.world > 1 else model
         if settings.compile:
@@ -143,14 +147,12 @@ class _Recipe:
         the manifest); the metrics of the epochs it had done."""
         load_weights(self.model, run.weights("last"))
         try:
-            data = read_input(run.state("last"), 4 * checkpoint_cap(self.model))
-            state = torch.load(io.BytesIO(data), weights_only=True)  # refuses pickled code
+            state: Any = read_torch(run.state("last"), 4 * checkpoint_cap(self.model))  # no pickled code, bounded
+            check_state(state, self.settings, epoch)
             self.optimizer.load_state_dict(state["optimizer"])
             self.scheduler.load_state_dict(state["scheduler"])
             if self.precision.scaler is not None and "scaler" in state:
                 self.precision.scaler.load_state_dict(state["scaler"])
-            if state["epoch"] != epoch:
-                raise ValueError(f"it is the state of epoch {state['epoch']}, the manifest's epoch is {epoch}")
         except NetspecError:
             raise
         except Exception as exc:  # a file that passed the manifest yet is not this run's state
@@ -216,7 +218,8 @@ def _barrier(place: Place) -> None:
 
 def _join_process_group(settings: TrainSettings) -> bool:
     """Join torchrun's process group (gloo on CPUs, nccl on GPUs); True when this call created it."""
-    if int(os.environ.get("WORLD_SIZE", "1")) <= 1 or dist.is_initialized():
+    launch = launched()
+    if launch is None or launch.world <= 1 or dist.is_initialized():
         return False
     backend = "nccl" if _device_type(settings) == "cuda" else "gloo"
     dist.init_process_group(backend)
@@ -231,7 +234,8 @@ def _place(settings: TrainSettings) -> Place:
     if settings.device.startswith("cuda:"):
         device = torch.device(settings.device)
     else:  # one GPU per process: torchrun's LOCAL_RANK picks it
-        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+        launch = launched()
+        device = torch.device("cuda", launch.local_rank if launch is not None else 0)
     torch.cuda.set_device(device)
     return Place(rank, world, device)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import pickle
 import re
+import zipfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,26 +48,56 @@ def checkpoint_cap(model: nn.Module) -> int:
 
 def read_state_dict(path: Path, max_bytes: int) -> dict[str, Tensor]:
     """A state_dict from .safetensors or a torch checkpoint, read without running any pickled code."""
-    data = read_input(path, max_bytes)
-    if len(data) > max_bytes:
-        raise NetspecError(f"{path}: larger than any checkpoint of this model ({max_bytes:,} bytes at most)")
     if path.suffix == ".safetensors":
         from safetensors.torch import load
 
+        data = _read_capped(path, max_bytes)
         try:
             return load(data)
         except Exception as exc:  # safetensors raises its own SafetensorError for a damaged file
             raise NetspecError(f"{path}: not a readable safetensors file ({exc})") from None
+    return _tensors(read_torch(path, max_bytes), str(path))
+
+
+def read_torch(path: Path, max_bytes: int) -> object:
+    """What torch.save wrote to `path`: tensors and plain containers only (no pickled code is run), read and
+    inflated within `max_bytes`. torch.save's zip archives may hold compressed members, which torch.load inflates
+    to the sizes the archive declares: a small file can declare gigabytes, so those sizes are bounded first."""
+    data = _read_capped(path, max_bytes)
+    if zipfile.is_zipfile(io.BytesIO(data)):
+        try:
+            inflated = sum(member.file_size for member in zipfile.ZipFile(io.BytesIO(data)).infolist())
+        except (zipfile.BadZipFile, ValueError, OSError) as exc:
+            raise NetspecError(f"{path}: not a readable torch checkpoint (a damaged zip archive: {exc})") from None
+        if inflated > max_bytes:
+            raise NetspecError(
+                f"{path}: inflates to {inflated:,} bytes, more than any checkpoint of this model ({max_bytes:,} bytes "
+                "at most)"
+            )
     try:
-        loaded = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+        return torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         # torch's message suggests weights_only=False; the useful part is the global it refused.
         found = re.search(r"(unsupported GLOBAL|Unsupported global:?)\s*(?:GLOBAL\s*)?([\w.]+)", str(exc))
         what = f"it refers to {found[2]}" if found else "it holds objects other than tensors"
         raise NetspecError(f"{path}: refusing a checkpoint that needs code to load ({what})") from None
     except Exception as exc:  # a damaged or hostile file can fail anywhere in the unpickler
-        raise NetspecError(f"{path}: not a readable torch checkpoint ({type(exc).__name__}: {exc})") from None
-    return _tensors(loaded, str(path))
+        raise NetspecError(
+            f"{path}: not a readable torch checkpoint ({type(exc).__name__}: {_one_line(exc)})"
+        ) from None
+
+
+def _read_capped(path: Path, max_bytes: int) -> bytes:
+    data = read_input(path, max_bytes)
+    if len(data) > max_bytes:
+        raise NetspecError(f"{path}: larger than any checkpoint of this model ({max_bytes:,} bytes at most)")
+    return data
+
+
+def _one_line(exc: BaseException) -> str:
+    """An exception's message as one line: its first, shortened (torch's can run to pages)."""
+    lines = str(exc).strip().splitlines() or [""]
+    return lines[0] if len(lines[0]) <= 200 else lines[0][:197] + "..."
 
 
 def _tensors(data: object, name: str) -> dict[str, Tensor]:
@@ -133,7 +164,8 @@ def load_weights(
     if lines and strict:  # one line per kind of problem, each naming the file, as spec errors do
         raise NetspecError("\n".join(lines))
     loaded = {k: state[k] for k in report.loaded}
-    bad = [k for k, v in loaded.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())]
+    # float() first: isfinite has no kernel for every float type (float8), and any float widens exactly.
+    bad = [k for k, v in loaded.items() if v.is_floating_point() and not bool(torch.isfinite(v.float()).all())]
     if bad:
         raise NetspecError("\n".join(_listing(name, "NaN or infinite values", bad, strictly=False)))
     model.load_state_dict(loaded, strict=not (skipped or report.missing))

@@ -4,7 +4,7 @@ A separate small process, because Linux carries a process's peak RSS across fork
 a large parent (pytest with torch imported), the child's peak would include the parent's size. Forked from this
 one it starts from a few MiB. The command is killed after `--timeout` seconds.
 
-Usage: python tests/measure.py [--timeout S] COMMAND...
+Usage: python tests/measure.py [--timeout S] COMMAND...   (or, from a test, measured(argv, cwd))
 """
 
 from __future__ import annotations
@@ -15,6 +15,28 @@ import subprocess
 import sys
 import threading
 import time
+from dataclasses import dataclass
+from pathlib import Path
+
+GiB = 1 << 30
+
+
+@dataclass(frozen=True)
+class Measured:
+    """A finished command: its exit code, standard error, wall seconds and peak resident bytes."""
+
+    code: int
+    err: str
+    seconds: float
+    peak: int
+
+
+def measured(argv: list[str], cwd: Path, timeout: float = 60.0, env: dict[str, str] | None = None) -> Measured:
+    """Run `argv` (a netspec command line: ["summary", "x.yaml"]) in a fresh process, measured from this small one."""
+    command = [sys.executable, __file__, "--timeout", str(timeout), sys.executable, "-m", "netspec", *argv]
+    done = subprocess.run(command, cwd=cwd, capture_output=True, text=True, check=True, env=env)
+    result = json.loads(done.stdout)
+    return Measured(result["code"], result["err"], result["seconds"], result["peak"])
 
 
 def main(argv: list[str]) -> None:

@@ -70,7 +70,7 @@ def test_bad_requests_are_one_line(cli: Cli) -> None:
     code, _, err = cli("bench", "cifar/resnet20", "--paths", "eager,tensorrt")
     assert (code, err) == (
         1,
-        "bench: unknown path 'tensorrt'; choose from eager, optimized, torchscript, onnxruntime, compile\n",
+        "bench --paths: unknown path 'tensorrt'; choose from eager, optimized, torchscript, onnxruntime, compile\n",
     )
-    code, _, err = cli("bench", "cifar/resnet20", "--batch", "0")
-    assert (code, err) == (1, "bench: counts must be >= 1\n")
+    code, _, err = cli("bench", "cifar/resnet20", "--batch", "0")  # a usage error: exit code 2, one line
+    assert (code, err) == (2, "netspec bench: argument --batch: must be at least 1, got 0 (see netspec bench --help)\n")

@@ -235,7 +235,10 @@ def test_extends_a_file_that_does_not_exist(write: Write, cli: Cli) -> None:
 
 def test_extends_a_misspelled_builtin(write: Write, cli: Cli) -> None:
     write("netspec: 1\nextends: resnet05\n")
-    message = "extends: no spec file or builtin spec named 'resnet05'; did you mean 'resnet50'?"
+    message = (
+        "extends: 'resnet05' must be a builtin spec name or a relative path to a .yaml or .yml file; did you mean "
+        "'resnet50'?"
+    )
     assert_fails(cli, ["validate", "spec.yaml"], f"spec.yaml:2:10: {message}")
 
 
@@ -285,8 +288,8 @@ def test_unknown_spec_name(cli: Cli) -> None:
 
 def test_usage_error_exits_2(cli: Cli) -> None:
     code, out, err = cli("validate")
-    assert (code, out) == (2, "")
-    assert "the following arguments are required: SPEC" in err
+    message = "netspec validate: the following arguments are required: SPEC (see netspec validate --help)\n"
+    assert (code, out, err) == (2, "", message)  # one line, not the whole usage text
 
 
 def test_recursive_alias(write: Write, cli: Cli) -> None:

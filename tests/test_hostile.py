@@ -71,9 +71,10 @@ def test_raising_a_limit_lets_the_spec_through(cli: Cli, monkeypatch: pytest.Mon
     monkeypatch.chdir(BAD)
     assert cli("validate", "limit_kernel.yaml", "--limit", "kernel=99")[0] == 0
     code, _, err = cli("validate", "limit_kernel.yaml", "--limit", "kernal=99")
-    assert (code, err) == (
-        1,
-        "--limit kernal=99: unknown limit 'kernal'; limits: blocks, channels, groups, kernel, params, macs\n",
+    assert (code, err) == (  # a usage error: one line, exit code 2
+        2,
+        "netspec validate: argument --limit: unknown limit 'kernal'; did you mean 'kernel'?; limits: blocks, channels, "
+        "groups, kernel, params, macs, memory (see netspec validate --help)\n",
     )
 
 

@@ -24,25 +24,32 @@ CHILD = "netspec: 1\nextends: base.yaml\nname: child\n"
 BASE = "netspec: 1\n# the user's comment\nextends: cifar/resnet20\nhead: {classes: 4}\n"
 
 
-def test_export_refuses_to_replace_a_file_the_spec_extends(write: Write, cli: Cli) -> None:
-    write(BASE, "base.yaml")
-    write(CHILD, "child.yaml")
-    code, out, err = cli("export", "child.yaml", "--format", "torchscript", "-o", "base.yaml")
-    assert (code, out, err) == (1, "", "base.yaml: refusing to replace a file this command reads\n")
-    assert Path("base.yaml").read_text() == BASE
+def test_export_refuses_to_replace_its_spec(write: Write, cli: Cli) -> None:
+    write(BASE, "base.pt")  # a spec may have any name: what counts is that the command reads it
+    code, out, err = cli("export", "base.pt", "--format", "torchscript", "-o", "base.pt")
+    assert (code, out, err) == (1, "", "base.pt: refusing to replace a file this command reads\n")
+    assert Path("base.pt").read_text() == BASE
+
+
+def test_export_refuses_a_name_of_another_format(cli: Cli) -> None:
+    """A TorchScript archive named .safetensors would be taken for a model file by every later command."""
+    code, _, err = cli("export", "cifar/resnet20", "--format", "torchscript", "-o", "x.safetensors")
+    assert (code, err) == (
+        1,
+        "x.safetensors: torchscript is written to a .pt, .pth or .ts file, not a .safetensors one\n",
+    )
+    code, _, err = cli("export", "cifar/resnet20", "--format", "onnx", "-o", "model")
+    assert (code, err) == (1, "model: onnx is written to a .onnx file; give the name that suffix\n")
+    assert not Path("x.safetensors").exists() and not Path("model").exists()
 
 
 @pytest.mark.parametrize("command", [["render"], ["build", "--diagram"]])
 def test_diagrams_refuse_to_replace_the_spec(write: Write, cli: Cli, command: list[str]) -> None:
     write(BASE, "base.dot")  # a spec may have any name: what counts is that the command reads it
-    write("netspec: 1\nextends: base.dot\n", "child.yaml")
-    argv = [command[0], "child.yaml", *(["-o"] if command == ["render"] else command[1:]), "base.dot"]
+    argv = [command[0], "base.dot", *(["-o"] if command == ["render"] else command[1:]), "base.dot"]
     code, _, err = cli(*argv)
     assert (code, err) == (1, "base.dot: refusing to replace a file this command reads\n")
-    assert (
-        Path("base.dot").read_text()
-        == "netspec: 1\n# the user's comment\nextends: cifar/resnet20\nhead: {classes: 4}\n"
-    )
+    assert Path("base.dot").read_text() == BASE
 
 
 def test_weights_output_may_not_replace_the_weights_input(tmp_path: Path, cli: Cli) -> None:

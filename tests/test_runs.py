@@ -59,7 +59,9 @@ def test_kill_9_between_any_two_writes_then_resume_equals_the_uninterrupted_run(
     done = subprocess.run(harness, capture_output=True, text=True, check=False, cwd=ROOT, timeout=600)
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout.splitlines()[-1])
-    assert report.pop("whole") == "done" and report.pop("points") == 32  # 2 records, then 15 writes per epoch
+    # Epoch 0 (the spec and settings) commits in 5 writes: 2 staged, the manifest, 2 put in place; then each epoch
+    # in 15: 7 staged, the manifest, 7 put in place.
+    assert report.pop("whole") == "done" and report.pop("points") == 35
     refused = []
     for k, (killed, resumed) in report.items():
         assert (killed, resumed) == ("killed", "done"), (k, done.stderr)
@@ -69,9 +71,10 @@ def test_kill_9_between_any_two_writes_then_resume_equals_the_uninterrupted_run(
         if note.exists():
             assert note.read_text() == f"{folder}: no checkpoint to resume from (no epoch completed)"
             refused.append(int(k))
-    # Killed before epoch 1's manifest is renamed into place (the 10th write) there is nothing to resume, and a new
-    # run starts there; from the 11th on, resuming finishes or discards the epoch under way.
-    assert refused == list(range(1, 11))
+    # Killed before epoch 1's manifest is renamed into place (the 13th write) there is nothing to resume, and a new
+    # run starts there (over epoch 0's files, which the manifest lists, or none); from the 14th on, resuming finishes
+    # or discards the epoch under way.
+    assert refused == list(range(1, 14))
 
 
 def _tiny(tmp_path: Path) -> str:
@@ -92,12 +95,13 @@ def _interrupt_at(monkeypatch: pytest.MonkeyPatch, k: int, fault: BaseException)
     monkeypatch.setattr(os, "replace", replace)
 
 
-@pytest.mark.parametrize(("k", "kept"), [(20, 1), (26, 2)], ids=["staged", "committed"])
+@pytest.mark.parametrize(("k", "kept"), [(23, 1), (29, 2)], ids=["staged", "committed"])
 def test_ctrl_c_says_which_epoch_the_folder_holds(
     tmp_path: Path, cli: Cli, monkeypatch: pytest.MonkeyPatch, k: int, kept: int
 ) -> None:
     spec, out = _tiny(tmp_path), tmp_path / "run"
-    _interrupt_at(monkeypatch, k, KeyboardInterrupt())  # epoch 2's writes: 18-24 stage, 25 commits, 26-32 install
+    # Epoch 0 (spec and settings) is writes 1-5; epoch 1's 6-20; epoch 2's 21-27 stage, 28 commits, 29-35 install.
+    _interrupt_at(monkeypatch, k, KeyboardInterrupt())
     code, _, err = cli("train", spec, *OPTIONS, "--epochs", "2", "--out", str(out))
     assert (code, err) == (130, f"\ninterrupted; {out} holds epoch {kept}: continue with --resume\n")
     monkeypatch.undo()
@@ -114,7 +118,7 @@ def test_a_full_disk_mid_epoch_ends_in_one_line_and_the_last_good_epoch(
 
     def fsync(fd: int) -> None:
         calls[0] += 1
-        if calls[0] == 14:  # 2 records, 8 writes for epoch 1, then epoch 2: its fourth staged file
+        if calls[0] == 15:  # epoch 0's 2 records and manifest, epoch 1's 8 writes, then epoch 2's fourth staged file
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
         real(fd)
 
@@ -149,7 +153,7 @@ def test_a_second_run_into_the_same_folder_is_refused_while_the_first_writes(tmp
 def _wait_for_lock(folder: Path) -> None:
     """Until another process holds the folder's lock (and has committed an epoch)."""
     for _ in range(600):
-        if (folder / "manifest.json").exists():
+        if (folder / "manifest.json").exists() and Run(folder).read_manifest().epoch >= 1:
             fd = os.open(folder, os.O_RDONLY)
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

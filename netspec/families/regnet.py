@@ -20,12 +20,13 @@ from pydantic_core import PydanticCustomError
 from netspec.plan import BlockArgs, BlockPlan, Op, PlanError, act, conv, make_divisible, norm
 
 CLASSES = "netspec.families.regnet_block"
+HUGE = 1e15  # channels: past any limit, and where a float still counts them exactly
 
 
 class RegNetOptions(BaseModel):
     """Settings only RegNet blocks have."""
 
-    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True, allow_inf_nan=False)
 
     group_width: int = Field(8, ge=1, description="channels per group of the 3x3 conv")
     bottleneck_ratio: float = Field(1.0, gt=0.0, description="inner width / block width")
@@ -84,7 +85,7 @@ def expand(
     grouped into stages of equal width; widths then adjusted so that inner widths split into whole groups,
     rounded to the nearest multiple of the group width (pycls, the paper's code, and timm) or as torchvision
     does (up one more group when the nearest loses over a tenth)."""
-    widths = [w0 * wm ** round(math.log((i * wa + w0) / w0) / math.log(wm)) for i in range(depth)]
+    widths = [_width(i, w0, wa, wm) for i in range(depth)]
     widths = [int(round(w / 8) * 8) for w in widths]
     stages: list[dict[str, Any]] = []
     for width in widths:
@@ -105,7 +106,7 @@ def expand(
 class RegNetDesign(BaseModel):
     """A RegNet in the terms of its paper (Radosavovic et al. 2020), which netspec expands into `stages`."""
 
-    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True, allow_inf_nan=False)
 
     depth: Annotated[int, Field(ge=1)] = Field(description="blocks in all")
     w0: Annotated[int, Field(ge=1)] = Field(description="the first block's width, a multiple of 8")
@@ -131,3 +132,41 @@ class RegNetDesign(BaseModel):
         return expand(
             self.depth, self.w0, self.wa, self.wm, self.group_width, self.bottleneck_ratio, self.group_rounding
         )
+
+    def problems(self, blocks: int, channels: int) -> list[tuple[str, str]]:
+        """(field, message) for values whose expansion would not end, would leave a block without channels, or would
+        not fit `blocks` and `channels` (the limits): checked first, as expanding takes a step per block."""
+        if self.depth > blocks:
+            what = f"{self.depth:,} blocks in all"
+            return [("depth", f"{what} exceeds the limit of {blocks:,}; raise it with --limit blocks={self.depth}")]
+        slope = "wa" if self.wa else "w0"
+        if _width(self.depth - 1, self.w0, self.wa, self.wm) > HUGE:  # widths only grow along the ramp
+            return [(slope, f"the widths grow past 10^15 channels by block {self.depth}")]
+        for i, width in enumerate(sorted({_width(b, self.w0, self.wa, self.wm) for b in range(self.depth)})):
+            inner = round(width / 8) * 8 * self.bottleneck_ratio
+            if not 1 <= inner <= HUGE:
+                return [("bottleneck_ratio", f"gives stage {i}'s blocks an inner width of {inner:.3g} channels")]
+        for i, stage in enumerate(self.stages()):
+            inner = int(stage["width"] * self.bottleneck_ratio)
+            widths = "w0" if i == 0 else slope  # the first stage is w0 wide; the slope makes the others
+            field, size = (widths, stage["width"]) if stage["width"] >= inner else ("bottleneck_ratio", inner)
+            if size > channels:
+                message = f"gives stage {i} {size:,} channels, over the limit of {channels:,}"
+                return [(field, f"{message}; raise it with --limit channels={size}")]
+        return []
+
+
+def _width(block: int, w0: int, wa: float, wm: float) -> float:
+    """Block `block`'s width on the quantised ramp, before rounding to 8 (math.inf where it overflows)."""
+    try:
+        return float(w0 * wm ** round(math.log((block * wa + w0) / w0) / math.log(wm)))
+    except (OverflowError, ValueError):  # round(inf), or a power too large for a float
+        return math.inf
+
+
+def written_field(path: str) -> str:
+    """The regnet field a person wrote behind a problem found at a field of a stage that the design expanded into:
+    the depth for blocks, the widths' slope for everything a width makes (channels, parameters, MACs)."""
+    if not path.startswith("stages"):
+        return path
+    return "regnet.depth" if path.endswith(".depth") else "regnet.wa"

@@ -15,7 +15,7 @@ from netspec.plan import BlockArgs, BlockPlan, Op, act, conv, norm
 class Res2NetOptions(BaseModel):
     """Settings only Res2Net blocks have."""
 
-    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True, allow_inf_nan=False)
 
     scale: int = Field(4, ge=1, le=64, description="branches of the middle stage (Res2Net's s; 1: a bottleneck)")
 

@@ -17,7 +17,7 @@ CLASSES = "netspec.families.resnest_block"
 class ResNeStOptions(BaseModel):
     """Settings only ResNeSt blocks have."""
 
-    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True, allow_inf_nan=False)
 
     radix: int = Field(2, ge=1, le=16, description="splits the attention chooses between (ResNeSt's R)")
     avd: bool = Field(True, description="a strided block strides in a 3x3 average pool instead of its 3x3 conv")

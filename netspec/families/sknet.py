@@ -20,7 +20,7 @@ CLASSES = "netspec.families.sknet_block"
 class SelectiveKernelOptions(BaseModel):
     """Settings only selective kernel blocks have."""
 
-    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True, allow_inf_nan=False)
 
     kernels: tuple[int, ...] = Field(
         (3, 5), strict=False, min_length=1, max_length=8, description="each path's receptive field: 3, 5, 7, ..."
