@@ -97,7 +97,7 @@ def layer(op: Op, path: str, x: Shape, y: Shape, part: str) -> Layer:
     if kind in ("maxpool", "avgpool"):
         return Layer(path, op.cls, y, ops=size * op.kernel**2, new=size, note=note, part=part)
     ops, new = _elementwise(op, numel(x), size)
-    return Layer(path, op.cls, y, ops=ops, new=new, module=op.module, part=part)
+    return Layer(path, op.cls, y, op.params, op.buffers, ops=ops, new=new, module=op.module, part=part)
 
 
 def _conv(op: Op, path: str, x: Shape, y: Shape, part: str) -> Layer:

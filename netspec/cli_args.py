@@ -6,9 +6,13 @@ from __future__ import annotations
 import argparse
 import math
 import sys
+from pathlib import Path
 from typing import NoReturn
 
-from netspec.errors import did_you_mean, printable
+from netspec.errors import NetspecError, did_you_mean, printable, quote_list
+
+# netspec.export's formats, named here to keep torch unimported, with the file names each is written to.
+EXPORT_FORMATS = {"torchscript": (".pt", ".pth", ".ts"), "onnx": (".onnx",), "safetensors": (".safetensors",)}
 
 
 class Parser(argparse.ArgumentParser):
@@ -66,3 +70,14 @@ def limit(text: str) -> tuple[str, int]:
         return name, amount(value)
     except argparse.ArgumentTypeError as exc:
         raise argparse.ArgumentTypeError(f"{name}: {exc}") from None
+
+
+def check_export_name(output: Path, fmt: str) -> None:
+    """An export's file name must say its format: a TorchScript archive named .safetensors would pass for a model
+    file, which every command reads as a spec."""
+    suffixes = EXPORT_FORMATS[fmt]
+    if output.suffix not in suffixes:
+        wanted = f"{output}: {fmt} is written to a {quote_list(suffixes)} file"
+        raise NetspecError(
+            f"{wanted}, not a {output.suffix} one" if output.suffix else f"{wanted}; give the name that suffix"
+        )

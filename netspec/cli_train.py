@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Literal, get_args, get_origin
 
 from netspec.cli_args import positive
-from netspec.errors import NetspecError
+from netspec.errors import NetspecError, stopped
 from netspec.feasible import check_training
 from netspec.gate import Admitted
 from netspec.limits import Limits
@@ -77,10 +77,11 @@ def run_train(args: argparse.Namespace, admitted: Admitted, limits: Limits, argv
 
     try:
         result = train(spec, settings, args.resume, reads, spec_files)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
+        word, code = stopped(exc)
         if is_main_process():
-            print(f"\ninterrupted; {_kept(run)}", file=sys.stderr)
-        return 130
+            print(f"\n{word}; {_kept(run)}", file=sys.stderr)
+        return code
     if is_main_process():
         print(f"\nresults in {result.out}: metrics.jsonl, curves.png, last and best checkpoints")
     return 0

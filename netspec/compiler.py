@@ -12,7 +12,7 @@ from typing import ClassVar
 from torch import Tensor, nn
 
 from netspec.features import FeatureInfo
-from netspec.fit import check_layers
+from netspec.fit import check_holds, check_layers
 from netspec.layers import build, built
 from netspec.network import NetworkPlan, StagePlan, plan_network
 from netspec.registry import block_type
@@ -81,6 +81,7 @@ def _stage(stage: StagePlan) -> nn.Sequential:
         layers, constants = built(plan.ops), dict(plan.constants)
         check_layers(cls, block.type, [*layers, *constants])
         blocks.append(cls(layers, constants) if constants else cls(layers))
+        check_holds(blocks[-1], block.type, layers)
     return nn.Sequential(*blocks)
 
 

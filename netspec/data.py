@@ -12,6 +12,7 @@ from torchvision import datasets
 from torchvision import transforms as T
 
 from netspec.errors import NetspecError
+from netspec.images import ImageFiles, pixel_cap
 from netspec.settings import TrainSettings
 from netspec.spec import Input
 
@@ -31,7 +32,7 @@ def datasets_for(settings: TrainSettings, spec_input: Input, classes: int) -> tu
         _check_classes(classes, CIFAR_CLASSES, "CIFAR-10")
         return _cifar10(settings, size, normalize)
     folder = Path(settings.data.removeprefix("imagefolder:"))
-    return _imagefolder(folder, settings.augment, size, normalize, classes)
+    return _imagefolder(folder, settings, size, normalize, classes)
 
 
 def _small_image_transforms(augment: bool, size: int, normalize: T.Normalize) -> T.Compose:
@@ -73,7 +74,7 @@ def _cifar10(settings: TrainSettings, size: int, normalize: T.Normalize) -> tupl
 
 
 def _imagefolder(
-    path: Path, augment: bool, size: int, normalize: T.Normalize, classes: int
+    path: Path, settings: TrainSettings, size: int, normalize: T.Normalize, classes: int
 ) -> tuple[Dataset[Any], Dataset[Any]]:
     """PATH/train/CLASS/*.png and PATH/val/CLASS/*.png (torchvision's ImageFolder layout, as for ImageNet)."""
     folders = [path / "train", path / "val"]
@@ -82,8 +83,9 @@ def _imagefolder(
         raise NetspecError(f"{' and '.join(missing)}: no such folder; imagefolder:PATH needs PATH/train and PATH/val")
     plain = T.Compose([T.Resize(size), T.CenterCrop(size), T.ToTensor(), normalize])  # the test set's
     augmented = T.Compose([T.RandomResizedCrop(size), T.RandomHorizontalFlip(), T.ToTensor(), normalize])
-    train = datasets.ImageFolder(str(folders[0]), transform=augmented if augment else plain)
-    test = datasets.ImageFolder(str(folders[1]), transform=plain)
+    cap = pixel_cap(settings.workers + 1)  # the loader's workers and this process may each decode one
+    train = ImageFiles(folders[0], augmented if settings.augment else plain, cap)
+    test = ImageFiles(folders[1], plain, cap)
     if train.classes != test.classes:
         raise NetspecError(f"{folders[0]} and {folders[1]} have different classes: {train.classes} and {test.classes}")
     _check_classes(classes, len(train.classes), str(path))

@@ -36,6 +36,18 @@ class NetspecError(Exception):
     """Base class of every error netspec reports to a person (exit code 1, no traceback)."""
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the process is (netspec.cli installs the handler), so that what was under way is
+    undone as for Ctrl-C: temporary files removed, a run folder left at its last committed epoch."""
+
+    word, code = "terminated", 143
+
+
+def stopped(exc: KeyboardInterrupt) -> tuple[str, int]:
+    """('interrupted', 130) for Ctrl-C, ('terminated', 143) for SIGTERM: what to say, and the exit code."""
+    return (exc.word, exc.code) if isinstance(exc, Terminated) else ("interrupted", 130)
+
+
 class SpecError(NetspecError):
     """A spec failed to load or validate; carries every problem found, in source order."""
 

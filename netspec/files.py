@@ -15,6 +15,7 @@ import stat
 import tempfile
 from collections.abc import Iterable
 from pathlib import Path
+from typing import BinaryIO
 
 from netspec.errors import NetspecError
 
@@ -59,6 +60,11 @@ def _open_regular(path: str | os.PathLike[str], name: str) -> int:
         os.close(fd)
         raise NetspecError(f"{name}: {_kind(mode)}, not a regular file")
     return fd
+
+
+def open_regular(path: str | os.PathLike[str], shown: str | None = None) -> BinaryIO:
+    """A regular file opened for reading (a FIFO, a device or a folder is refused, not waited on)."""
+    return os.fdopen(_open_regular(path, shown or os.fspath(path)), "rb")
 
 
 def read_input(path: str | os.PathLike[str], max_bytes: int, shown: str | None = None) -> bytes:

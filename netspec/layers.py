@@ -12,6 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from netspec.anatomy import PlanMismatch
 from netspec.plan import ACTIVATIONS, NORMS, Op
 
 
@@ -172,8 +173,21 @@ def build(op: Op) -> nn.Module:
         cls = getattr(importlib.import_module(module), name)
         if op.kind == "composite":
             return cls(built(op.children), dict(op.constants))  # type: ignore[no-any-return]
-        return cls(*op.args)  # type: ignore[no-any-return]
+        return _declared(op, cls(*op.args))
     return _LEAVES[op.kind](op)
+
+
+def _declared(op: Op, module: nn.Module) -> nn.Module:
+    """A `module` op's module, if it holds the parameters and buffers its plan declares: what summaries count."""
+    params = sum(p.numel() for p in module.parameters())
+    buffers = sum(b.numel() for b in module.buffers())
+    if (params, buffers) != (op.params, op.buffers):
+        raise PlanMismatch(
+            f"{op.name} ({op.cls}): holds {params:,} parameters and {buffers:,} buffer values, but its plan declares "
+            f"{op.params:,} and {op.buffers:,}; give the counts in its Op (params=, buffers=), so that summaries, "
+            "limits and diagrams count them"
+        )
+    return module
 
 
 def built(ops: tuple[Op, ...]) -> dict[str, nn.Module]:

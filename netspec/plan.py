@@ -114,6 +114,8 @@ class Op:
     source: str = ""
     children: tuple[Op, ...] = ()
     args: tuple[int, ...] = ()  # a `module` kind's constructor arguments
+    params: int = 0  # a `module` kind's parameters and buffer values: what the analysis cannot count without
+    buffers: int = 0  # torch, declared by the plan and checked against the module when it is built
     constants: tuple[tuple[str, int], ...] = ()  # a `composite` kind's integers, set as attributes
 
     # Kinds `module` and `composite` name their class by import path in `variant` ("package.module:Class"):

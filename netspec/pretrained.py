@@ -7,7 +7,11 @@ from __future__ import annotations
 import hashlib
 import http.client
 import json
+import math
 import os
+import time
+import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -15,12 +19,16 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from netspec.errors import NetspecError
+from netspec.errors import NetspecError, printable
 from netspec.files import Writer, digest
 from netspec.sources import builtin_name, display
 
 OFFLINE = "NETSPEC_OFFLINE"  # set to 1: never download, use the cache only
-TIMEOUT_S = 30  # per network read: a stalled server ends the download instead of hanging it
+STALL = "NETSPEC_DOWNLOAD_STALL"  # seconds: a download that receives less than MIN_BYTES in as long is given up
+STALL_S = 30.0
+MIN_BYTES = 64 << 10  # per stall window: a server that trickles a byte at a time is a stalled one
+DEADLINE_WINDOWS = 60  # a whole download may take 60 windows (30 minutes by default)
+MAX_REDIRECTS = 3  # publishers redirect once or twice (GitHub releases to their storage)
 CHUNK = 1 << 20
 
 
@@ -94,20 +102,59 @@ def verify(path: Path, weights: Weights) -> None:
 
 
 def _download(weights: Weights, path: Path, max_bytes: int) -> None:
-    """Stream the URL into the cache through the writer: the file appears only whole and with the right hash."""
+    """Stream the URL into the cache through the writer: the file appears only whole and with the right hash,
+    and a download given up, failed or killed (SIGTERM ends netspec as an exception: netspec.cli) leaves no
+    temporary file. One that was killed harder leaves one that the next download clears once it is stale."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise NetspecError(f"{path.parent}: cannot create the cache folder: {exc.strerror or exc}") from None
+    _clear_stale(path, _stall_seconds())
     Writer().write_chunks(path, _verified_chunks(weights, max_bytes))
 
 
-def _verified_chunks(weights: Weights, max_bytes: int) -> Iterator[bytes]:
-    sha, size = hashlib.sha256(), 0
+def _stall_seconds() -> float:
+    text = os.environ.get(STALL, "")
     try:
-        with urllib.request.urlopen(weights.url, timeout=TIMEOUT_S) as response:
+        seconds = float(text) if text else STALL_S
+    except ValueError:
+        seconds = -1.0
+    if not 0 < seconds < math.inf:
+        raise NetspecError(f"environment variable {STALL}={text!r}: expected a number of seconds above 0")
+    return seconds
+
+
+def _clear_stale(path: Path, stall: float) -> None:
+    """Remove temporary files of earlier downloads of `path` that nothing has written to for two stall windows:
+    a live download writes more often than that, or gives up."""
+    for stray in path.parent.glob(f".{path.name}.*.tmp"):
+        try:
+            if time.time() - stray.stat().st_mtime > 2 * stall:
+                stray.unlink()
+        except OSError:
+            pass  # another download's, just finished or removed
+
+
+class _Redirects(urllib.request.HTTPRedirectHandler):
+    """Follows at most MAX_REDIRECTS redirects, to http(s) only, never from https down to http."""
+
+    max_redirections = MAX_REDIRECTS
+    inf_msg = f"more than {MAX_REDIRECTS} redirects (a loop?); the last was "
+
+    def redirect_request(self, req: Any, fp: Any, code: int, msg: str, headers: Any, newurl: str) -> Any:
+        scheme = urllib.parse.urlsplit(newurl).scheme.lower()
+        if scheme not in ("http", "https") or (req.full_url.lower().startswith("https:") and scheme != "https"):
+            raise urllib.error.URLError(f"a redirect to {printable(newurl[:200])}, which is not https")
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
+def _verified_chunks(weights: Weights, max_bytes: int) -> Iterator[bytes]:
+    sha, size, stall = hashlib.sha256(), 0, _stall_seconds()
+    opener = urllib.request.build_opener(_Redirects)
+    try:
+        with opener.open(weights.url, timeout=stall) as response:
             length = int(response.headers.get("Content-Length") or -1)
-            while chunk := response.read(CHUNK):
+            for chunk in _paced(response, stall, weights.url):
                 size += len(chunk)
                 if size > max_bytes:
                     raise NetspecError(f"{weights.url}: larger than any checkpoint of this model ({max_bytes:,} bytes)")
@@ -116,7 +163,8 @@ def _verified_chunks(weights: Weights, max_bytes: int) -> Iterator[bytes]:
             if 0 <= length != size:  # read(amt) returns what came before the server hung up, without complaint
                 raise http.client.IncompleteRead(b"", length - size)
     except (OSError, http.client.HTTPException) as exc:  # URLError, timeouts, refusals, a connection cut mid-way
-        reason = getattr(exc, "reason", None) or getattr(exc, "strerror", None) or repr(exc)
+        reason = getattr(exc, "reason", None) or getattr(exc, "strerror", None) or str(exc) or repr(exc)
+        reason = " ".join(str(reason).split())  # urllib's messages run over several lines
         raise NetspecError(
             f"{weights.spec}: cannot download {weights.url} ({reason}); put {weights.file} in {cache_dir()} by hand"
         ) from None
@@ -125,3 +173,20 @@ def _verified_chunks(weights: Weights, max_bytes: int) -> Iterator[bytes]:
             f"{weights.url}: the download's SHA-256 starts {sha.hexdigest()[: len(weights.sha256)]}, not "
             f"{weights.sha256} as the table gives; nothing was kept"
         )
+
+
+def _paced(response: Any, stall: float, url: str) -> Iterator[bytes]:
+    """The response's bytes as they arrive; given up when a window of `stall` seconds brings less than MIN_BYTES
+    (a trickle), or when the whole download runs past DEADLINE_WINDOWS windows."""
+    started = window = time.monotonic()
+    got = 0
+    while chunk := response.read1(CHUNK):
+        now = time.monotonic()
+        got += len(chunk)
+        if now - started > DEADLINE_WINDOWS * stall:
+            raise TimeoutError(f"not done after {DEADLINE_WINDOWS * stall:.0f} s")
+        if now - window > stall:
+            if got < MIN_BYTES:
+                raise TimeoutError(f"{got} bytes in the last {now - window:.0f} s: the server stalled")
+            window, got = now, 0
+        yield chunk

@@ -7,12 +7,14 @@ hand-written `forward` over those layers, for each activation order it has.
 from __future__ import annotations
 
 import importlib
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import BaseModel
 
 from netspec.block_plans import BasicOptions
+from netspec.errors import NetspecError, printable
 from netspec.families.regnet import RegNetOptions
 from netspec.families.res2net import Res2NetOptions
 from netspec.families.resnest import ResNeStOptions
@@ -73,17 +75,44 @@ def register_block(
     `has_1x1_stride` whether it can stride on a 1x1 conv. `options`, a pydantic model, validates the settings
     only this type has (a spec's `options:`); plan functions receive it validated as BlockArgs.options.
     """
+    _check_arguments(name, expansion, grouped, has_1x1_stride, options)
     if name in _REGISTRY:
-        raise ValueError(f"block type '{name}' is already registered")
+        raise RegistrationError(f"block type '{name}' is already registered")
     forms = {"post": post} | ({"pre": pre} if pre is not None else {})
-    for order, (plan, cls) in forms.items():
+    for order, form in forms.items():
+        if not (isinstance(form, tuple) and len(form) == 2):
+            raise RegistrationError(f"register_block: {order} must be a (plan function, block class) pair")
+        plan, cls = form
         if not isinstance(plan, str) and not isinstance(cls, str):
             from netspec.fit import check_fit  # imports torch: only for classes given as objects
 
-            check_fit(name, order, plan, cls)
+            check_fit(name, order, plan, cls, options)
     entry = BlockType(name, expansion, grouped, has_1x1_stride, forms, options)
     _REGISTRY[name] = entry
     return entry
+
+
+class RegistrationError(NetspecError, ValueError):
+    """register_block was given something a spec could not name or netspec could not build."""
+
+
+NAME = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{0,63}")  # what a spec writes in block.type, read back as itself
+
+
+def _check_arguments(name: object, expansion: object, grouped: object, has_1x1_stride: object, options: object) -> None:
+    """Refuse, before anything is registered, what would break every later validation or build."""
+    if not isinstance(name, str) or not NAME.fullmatch(name):
+        raise RegistrationError(
+            f"register_block: the name {printable(repr(name))} is not one a spec can write in block.type: a letter, "
+            "then up to 63 letters, digits, '_', '-' or '.'"
+        )
+    if type(expansion) is not int or expansion < 1:
+        raise RegistrationError(f"register_block: expansion must be a whole number of at least 1, got {expansion!r}")
+    for flag, value in (("grouped", grouped), ("has_1x1_stride", has_1x1_stride)):
+        if not isinstance(value, bool):
+            raise RegistrationError(f"register_block: {flag} must be True or False, got {value!r}")
+    if options is not None and not (isinstance(options, type) and issubclass(options, BaseModel)):
+        raise RegistrationError(f"register_block: options must be a pydantic model class, got {options!r}")
 
 
 def block_type(name: str) -> BlockType:

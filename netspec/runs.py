@@ -19,7 +19,6 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import json
-import math
 import os
 import re
 from collections.abc import Iterable, Iterator
@@ -33,10 +32,10 @@ from netspec.files import Writer, digest, kind_of, read_input
 from netspec.messages import describe
 from netspec.modelfile import spec_data
 from netspec.reader import dump, read_file
+from netspec.records import Metrics, metrics_row
 from netspec.settings import TrainSettings, load_settings
 from netspec.spec import Spec
 
-Metrics = dict[str, float]
 RESUMABLE = ("epochs", "workers", "device", "out", "data_dir")  # may change between a run and its resumption
 CHECKPOINTS = ("last.safetensors", "last.state.pt", "best.safetensors", "best.state.pt")
 RECORDS = ("spec.yaml", "settings.yaml", "metrics.jsonl", "curves.png", "manifest.json")
@@ -44,7 +43,6 @@ STARTED = ("spec.yaml", "settings.yaml")  # what epoch 0 (a run that has started
 FORMAT = 1  # of manifest.json
 MANIFEST_BYTES = 1 << 16
 METRICS_ROW_BYTES = 1000  # a row of metrics.jsonl is about 200 bytes
-METRICS = ("epoch", "lr", "train_loss", "train_acc", "test_loss", "test_acc", "images_per_s", "seconds")
 
 
 def folder_name(name: str) -> str:
@@ -221,6 +219,18 @@ class Run:
         records = {"spec.yaml": _yaml(spec_data(spec)), "settings.yaml": _yaml(settings.model_dump(mode="json"))}
         self.commit(records, 0)
 
+    def discard_unfinished(self) -> None:
+        """Remove what a new run recorded (epoch 0: its spec, settings and manifest) when it ends before its first
+        epoch is committed, leaving the folder as it was; a folder holding an epoch is left alone."""
+        try:
+            if self.read_manifest().epoch != 0:
+                return
+        except NetspecError:
+            return
+        for name in (*STARTED, "manifest.json"):
+            for path in (self.folder / name, self.folder / f"{name}.next", *self.folder.glob(f".{name}*.tmp")):
+                path.unlink(missing_ok=True)
+
     def commit(self, files: dict[str, bytes], epoch: int) -> None:
         """Make `files` the folder's state as of `epoch`, in one step (see the module's docstring)."""
         for name, data in files.items():
@@ -239,58 +249,13 @@ class Run:
         rows = []
         for number, line in enumerate(lines[:epochs], 1):
             try:
-                rows.append(_metrics_row(json.loads(line, parse_constant=_refuse_constant), number))
+                rows.append(metrics_row(json.loads(line, parse_constant=_refuse_constant), number))
             except (ValueError, RecursionError) as exc:
                 raise NetspecError(f"{self.metrics}:{number}: not the metrics netspec wrote ({exc})") from None
         return rows
 
 
-def _metrics_row(row: Any, number: int) -> Metrics:
-    """A row of metrics.jsonl as netspec writes it, or ValueError saying what differs."""
-    if not isinstance(row, dict) or set(row) != set(METRICS):
-        raise ValueError(f"expected an object of {', '.join(METRICS)}")
-    for key in METRICS:
-        value = row[key]
-        if type(value) not in (int, float) or not math.isfinite(value):
-            raise ValueError(f"{key} is {describe(value)}")
-    if row["epoch"] != number:
-        raise ValueError(f"line {number} holds epoch {row['epoch']}")
-    return {key: row[key] for key in METRICS}
-
-
 _NAMES = {*CHECKPOINTS, *RECORDS} - {"manifest.json"}
-
-
-def check_state(state: Any, settings: TrainSettings, epoch: int) -> None:
-    """Raise ValueError unless `state` is the optimizer and scheduler state netspec saves for `epoch` of a run
-    with `settings`: SGD's hyperparameters and StepLR's schedule as those settings make them, as numbers."""
-    if not isinstance(state, dict) or not {"optimizer", "scheduler", "epoch"} <= set(state):
-        raise ValueError("expected the optimizer, scheduler and epoch")
-    if state["epoch"] != epoch:
-        raise ValueError(f"it is the state of epoch {describe(state['epoch'])}, the manifest's epoch is {epoch}")
-    lr = settings.lr * settings.gamma ** (epoch // settings.step_size)  # StepLR's, after `epoch` steps
-    groups = state["optimizer"].get("param_groups") if isinstance(state["optimizer"], dict) else None
-    if not isinstance(groups, list) or not groups:
-        raise ValueError("the optimizer state has no parameter groups")
-    expected = {"lr": lr, "initial_lr": settings.lr, "momentum": settings.momentum}
-    expected |= {"weight_decay": settings.weight_decay, "nesterov": settings.nesterov}
-    for i, group in enumerate(groups):
-        for key, value in expected.items():
-            _same(f"param_groups.{i}.{key}", group.get(key) if isinstance(group, dict) else None, value)
-    scheduler = state["scheduler"] if isinstance(state["scheduler"], dict) else {}
-    for key, value in (("last_epoch", epoch), ("step_size", settings.step_size), ("gamma", settings.gamma)):
-        _same(f"scheduler.{key}", scheduler.get(key), value)
-    if "scaler" in state:  # float16's loss scale: a positive number
-        scale: Any = state["scaler"].get("scale") if isinstance(state["scaler"], dict) else None
-        if not (type(scale) in (int, float) and 0 < scale < math.inf):
-            raise ValueError(f"scaler.scale is {describe(scale)}, not a positive number")
-
-
-def _same(where: str, found: Any, expected: float | bool) -> None:
-    """Raise ValueError unless `found` is `expected`, a number of the same kind (floats to rounding)."""
-    same_kind = isinstance(found, bool) if isinstance(expected, bool) else type(found) in (int, float)
-    if not same_kind or not math.isclose(found, expected, rel_tol=1e-9, abs_tol=1e-12):
-        raise ValueError(f"{where} is {describe(found)}, where this run's settings give {expected!r}")
 
 
 def _refuse_constant(name: str) -> Any:
@@ -299,21 +264,3 @@ def _refuse_constant(name: str) -> Any:
 
 def _yaml(data: Any) -> bytes:
     return dump(data).encode()
-
-
-def records(settings: TrainSettings, history: list[Metrics]) -> dict[str, bytes]:
-    """An epoch's settings, metrics (strict JSON: never NaN or Infinity) and learning curves."""
-    from netspec.curves import learning_curves
-
-    metrics = "".join(json.dumps(row, allow_nan=False) + "\n" for row in history).encode()
-    settings_text = _yaml(settings.model_dump(mode="json"))
-    return {"settings.yaml": settings_text, "metrics.jsonl": metrics, "curves.png": learning_curves(history)}
-
-
-def epoch_line(row: Metrics) -> str:
-    """An epoch's summary for the log."""
-    return (
-        f"epoch {row['epoch']:3.0f}  train loss {row['train_loss']:.4f} acc {row['train_acc']:6.2f}%  "
-        f"test loss {row['test_loss']:.4f} acc {row['test_acc']:6.2f}%  lr {row['lr']:.2e}  "
-        f"{row['images_per_s']:,.0f} images/s  {row['seconds']:.1f} s"
-    )

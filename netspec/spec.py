@@ -9,7 +9,6 @@ from pydantic import (
     ConfigDict,
     Field,
     GetJsonSchemaHandler,
-    ValidationError,
     ValidationInfo,
     field_validator,
     model_validator,
@@ -19,7 +18,7 @@ from pydantic_core import CoreSchema, PydanticCustomError
 
 from netspec.checks import problems
 from netspec.errors import did_you_mean, unprintable
-from netspec.families.regnet import RegNetDesign
+from netspec.families.regnet import RegNetDesign, expanded
 from netspec.plan import ACTIVATIONS, NORMS
 from netspec.registry import block_names
 
@@ -265,25 +264,12 @@ class Spec(_Model):
     @model_validator(mode="before")
     @classmethod
     def _expand_regnet(cls, data: Any, info: ValidationInfo) -> Any:
-        """Stages and block options from `regnet`, whose values the spec then holds as stages. The design is held
+        """Stages and block options from `regnet`, whose values the spec then holds as stages; the design is held
         to the limits (the validation context's, else the defaults) before it is expanded."""
         if not isinstance(data, dict) or not isinstance(data.get("regnet"), dict):
             return data
-        if "stages" in data:
-            raise PydanticCustomError("regnet_stages", "give either regnet or stages, not both")
-        try:
-            design = RegNetDesign.model_validate(data["regnet"])
-        except ValidationError:
-            return data  # reported where it was written, when the field is validated
         limits = (info.context or {}).get("limits") or _default_limits()
-        found = [(f"regnet.{field}", message) for field, message in design.problems(limits.blocks, limits.channels)]
-        if found:
-            summary = "; ".join(f"{path}: {message}" for path, message in found)
-            raise PydanticCustomError("spec_problems", "{summary}", {"summary": summary, "problems": found})
-        block: dict[str, Any] = data["block"] if isinstance(data.get("block"), dict) else {}
-        options = {"bottleneck_ratio": design.bottleneck_ratio, "se_ratio": design.se_ratio}
-        block = {"type": "regnet", **block, "options": {**options, **block.get("options", {})}}
-        return {**data, "regnet": None, "block": block, "stages": design.stages()}
+        return expanded(data, limits.blocks, limits.channels)
 
     @field_validator("name", "description")
     @classmethod

@@ -27,7 +27,8 @@ from netspec.compiler import compile_spec
 from netspec.data import Loaders, datasets_for, left_out
 from netspec.errors import NetspecError
 from netspec.finetune import check_parts, freeze, start_from, train_mode
-from netspec.runs import Metrics, Run, check_state, epoch_line, records
+from netspec.records import Metrics, check_state, epoch_line, records
+from netspec.runs import Run
 from netspec.settings import TrainSettings
 from netspec.spec import Spec
 from netspec.steps import Place, Precision, evaluate, train_epoch
@@ -76,29 +77,48 @@ def _train(
         print(report, flush=True)
     recipe = _Recipe(model, settings, place.device)
     with run.locked() if place.main else nullcontext():
-        if place.main:  # first: data problems end the run before anything is written, and one process downloads
-            data = _datasets(spec, settings)
-            left_out(data[0], settings, place.world)  # a set too small to train on ends the run here
-            if not run.check(spec, settings, resume):
-                run.start(spec, settings)
-        _barrier(place)  # the others read the data and the checkpoint once rank 0 has them in place
-        if not place.main:
-            data = _datasets(spec, settings)
-        loaders = Loaders(*data, settings, place.rank, place.world, pin=place.device.type == "cuda")
-        if loaders.dropped and place.main:
-            note = f"{loaders.images:,} images train an epoch, of {len(loaders.seeded):,}"
-            print(f"note: each epoch's last batch would hold one image; it is left out ({note})", flush=True)
-        history = recipe.resume(run, run.read_manifest().epoch) if resume else []
-        wrapped: nn.Module = DistributedDataParallel(model) if place.world > 1 else model
-        if settings.compile:
-            wrapped = cast(nn.Module, torch.compile(wrapped))
-        for epoch in range(len(history) + 1, settings.epochs + 1):
-            history.append(_epoch(wrapped, loaders, recipe, place, epoch))
-            _check_finite(history[-1], model, run)
-            if place.main:
-                recipe.record(run, history, spec)
-                print(epoch_line(history[-1]), flush=True)
+        loaders = _loaders(spec, settings, resume, place, run)
+        try:
+            history = _epochs(model, loaders, recipe, place, run, spec, resume)
+        except BaseException:
+            if place.main and not resume:  # ended before its first epoch: the folder as it was
+                run.discard_unfinished()
+            raise
     return TrainResult(history, model, run.folder)
+
+
+def _loaders(spec: Spec, settings: TrainSettings, resume: bool, place: Place, run: Run) -> Loaders:
+    """The data, read once the run folder is checked (and, for a new run, its spec and settings recorded)."""
+    if place.main:  # first: data problems end the run before anything is written, and one process downloads
+        data = _datasets(spec, settings)
+        left_out(data[0], settings, place.world)  # a set too small to train on ends the run here
+        if not run.check(spec, settings, resume):
+            run.start(spec, settings)
+    _barrier(place)  # the others read the data and the checkpoint once rank 0 has them in place
+    if not place.main:
+        data = _datasets(spec, settings)
+    loaders = Loaders(*data, settings, place.rank, place.world, pin=place.device.type == "cuda")
+    if loaders.dropped and place.main:
+        note = f"{loaders.images:,} images train an epoch, of {len(loaders.seeded):,}"
+        print(f"note: each epoch's last batch would hold one image; it is left out ({note})", flush=True)
+    return loaders
+
+
+def _epochs(
+    model: nn.Module, loaders: Loaders, recipe: _Recipe, place: Place, run: Run, spec: Spec, resume: bool
+) -> list[Metrics]:
+    """Every epoch still to train, each committed as it ends (by rank 0); the metrics of all of them."""
+    history = recipe.resume(run, run.read_manifest().epoch) if resume else []
+    wrapped: nn.Module = DistributedDataParallel(model) if place.world > 1 else model
+    if recipe.settings.compile:
+        wrapped = cast(nn.Module, torch.compile(wrapped))
+    for epoch in range(len(history) + 1, recipe.settings.epochs + 1):
+        history.append(_epoch(wrapped, loaders, recipe, place, epoch))
+        _check_finite(history[-1], model, run)
+        if place.main:
+            recipe.record(run, history, spec)
+            print(epoch_line(history[-1]), flush=True)
+    return history
 
 
 def _check_finite(row: Metrics, model: nn.Module, run: Run) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 
 import pytest
 import torch
@@ -14,7 +15,8 @@ from netspec.anatomy import PlanMismatch
 from netspec.block_plans import basic
 from netspec.blocks import BasicBlock, Block, Bottleneck
 from netspec.fit import BlockFitError
-from netspec.plan import BlockArgs, BlockPlan, conv
+from netspec.gate import admit
+from netspec.plan import BlockArgs, BlockPlan, Op, conv
 
 
 @pytest.fixture(autouse=True)
@@ -23,21 +25,44 @@ def restore_registry(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     yield
 
 
-class ScaledBasic(BasicBlock):
-    """A user's block: a basic block whose residual branch is scaled by a learnable scalar."""
+class Scale(nn.Module):
+    """A learnable scalar: a layer the analysis cannot count without torch, so its plan declares its parameter."""
 
-    def __init__(self, layers: dict[str, nn.Module]) -> None:
-        super().__init__(layers)
+    def __init__(self) -> None:
+        super().__init__()
         self.scale = nn.Parameter(torch.zeros(()))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.scale
+
+
+def scaled_basic(a: BlockArgs) -> BlockPlan:
+    """The basic block with its residual branch scaled by a learnable scalar after bn2."""
+    plan = basic(a)
+    at = [op.name for op in plan.ops].index("bn2") + 1
+    scale = Op("scale", "module", a.out_channels, a.out_channels, variant=f"{__name__}:Scale", params=1)
+    return replace(plan, ops=(*plan.ops[:at], scale, *plan.ops[at:]))
+
+
+class ScaledBasic(Block):
+    """A user's block: a basic block whose residual branch is scaled by a learnable scalar (ReZero-like)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.scale(self.bn2(self.conv2(self.act1(self.bn1(self.conv1(x))))))
+        shortcut = self.downsample(x) if self.downsample is not None else x
+        return self.act2(out + shortcut)  # type: ignore[no-any-return]
 
 
 def test_a_registered_block_type_validates_and_builds() -> None:
-    netspec.register_block("scaled_basic", post=(basic, ScaledBasic))
+    netspec.register_block("scaled_basic", post=(scaled_basic, ScaledBasic))
     model = netspec.build("resnet18", block={"type": "scaled_basic"})
     assert all(isinstance(b, ScaledBasic) for b in model.get_submodule("layer1"))
     baseline = netspec.build("resnet18")
     extra = sum(p.numel() for p in model.parameters()) - sum(p.numel() for p in baseline.parameters())
     assert extra == 8  # one scalar per block
+    summary = admit("resnet18", overrides={"block": {"type": "scaled_basic"}}).analysis.totals
+    assert summary.params == sum(p.numel() for p in model.parameters())  # the summary counts what the plan declares
+    assert model(torch.randn(1, 3, 64, 64)).shape == (1, 1000)
 
 
 def test_duplicate_names_are_refused() -> None:
@@ -46,7 +71,7 @@ def test_duplicate_names_are_refused() -> None:
 
 
 def test_a_type_without_a_pre_activation_form_is_refused_in_pre_order() -> None:
-    netspec.register_block("scaled_basic", post=(basic, ScaledBasic))
+    netspec.register_block("scaled_basic", post=(scaled_basic, ScaledBasic))
     with pytest.raises(netspec.SpecError) as info:
         netspec.load_spec("resnet18", overrides={"block": {"type": "scaled_basic", "order": "pre"}})
     assert str(info.value) == (

@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_core import PydanticCustomError
 
 from netspec.plan import BlockArgs, BlockPlan, Op, PlanError, act, conv, make_divisible, norm
@@ -154,6 +154,26 @@ class RegNetDesign(BaseModel):
                 message = f"gives stage {i} {size:,} channels, over the limit of {channels:,}"
                 return [(field, f"{message}; raise it with --limit channels={size}")]
         return []
+
+
+def expanded(data: dict[str, Any], blocks: int, channels: int) -> dict[str, Any]:
+    """A spec's raw data with its `regnet` design expanded into stages and regnet blocks, once the design fits
+    `blocks` and `channels` (the limits); a design that does not validate is left to be reported where it was
+    written, when the field is validated."""
+    if "stages" in data:
+        raise PydanticCustomError("regnet_stages", "give either regnet or stages, not both")
+    try:
+        design = RegNetDesign.model_validate(data["regnet"])
+    except ValidationError:
+        return data
+    found = [(f"regnet.{field}", message) for field, message in design.problems(blocks, channels)]
+    if found:
+        summary = "; ".join(f"{path}: {message}" for path, message in found)
+        raise PydanticCustomError("spec_problems", "{summary}", {"summary": summary, "problems": found})
+    block: dict[str, Any] = data["block"] if isinstance(data.get("block"), dict) else {}
+    options = {"bottleneck_ratio": design.bottleneck_ratio, "se_ratio": design.se_ratio}
+    block = {"type": "regnet", **block, "options": {**options, **block.get("options", {})}}
+    return {**data, "regnet": None, "block": block, "stages": design.stages()}
 
 
 def _width(block: int, w0: int, wa: float, wm: float) -> float:
