@@ -46,6 +46,11 @@ def _secret(d: Path) -> None:
         (d / name).write_text(f"netspec: 1\nextends: {ref}\n")
 
 
+def _fifo(d: Path) -> None:
+    os.mkfifo(d / "pipe")
+    (d / "tiny.yaml").write_text(TINY)
+
+
 def _bomb(d: Path) -> None:
     (d / "bomb.pt").write_bytes(checkpoint_bomb("fc.weight", (2 << 30) // 4))
 
@@ -84,12 +89,24 @@ CASES: list[tuple[str, Setup | None, list[str], dict[str, str]]] = [
     ("--max-params nan", None, ["build", "resnet18", "--max-params", "nan"], {}),
     ("bench --batch 20000", None, ["bench", "resnet18", "--batch", "20000"], {}),
     ("bench --batch 0", None, ["bench", "resnet18", "--batch", "0"], {}),
-    ("export --input-size 12000", None, ["export", "resnet18", "--input-size", "12000", "--format", "onnx", "-o",
-                                          "x.onnx"], {}),
-    ("bench --train at batch 1, 1 x 1 map", None, ["bench", "cifar/resnet20", "--train", "--batch", "1",
-                                                    "--input-size", "4"], {}),
-    ("export torchscript -o x.safetensors", None, ["export", "resnet18", "--format", "torchscript", "-o",
-                                                    "x.safetensors"], {}),
+    (
+        "export --input-size 12000",
+        None,
+        ["export", "resnet18", "--input-size", "12000", "--format", "onnx", "-o", "x.onnx"],
+        {},
+    ),
+    (
+        "bench --train at batch 1, 1 x 1 map",
+        None,
+        ["bench", "cifar/resnet20", "--train", "--batch", "1", "--input-size", "4"],
+        {},
+    ),
+    (
+        "export torchscript -o x.safetensors",
+        None,
+        ["export", "resnet18", "--format", "torchscript", "-o", "x.safetensors"],
+        {},
+    ),
     ("a decompression bomb PNG", _images(lambda p: _png(p, 30_000, 30_000, 1), "bomb.png"), IMAGES, {}),
     ("a truncated JPEG", _images(_truncated_jpeg, "cut.jpg"), IMAGES, {}),
     ("a zero-byte .png", _images(lambda p: p.write_bytes(b""), "empty.png"), IMAGES, {}),
@@ -97,12 +114,15 @@ CASES: list[tuple[str, Setup | None, list[str], dict[str, str]]] = [
     ("two links to . in a class folder (works)", _loops, IMAGES, {}),
     ("a backbone given to train", _write("bb.yaml", TINY + "features: [stem]\n"), ["train", "bb.yaml", *FAKE], {}),
     ("--skip without --weights", _write("tiny.yaml", TINY), ["train", "tiny.yaml", *FAKE, "--skip", "fc"], {}),
-    ("--out naming a FIFO", lambda d: os.mkfifo(d / "pipe") or (d / "tiny.yaml").write_text(TINY) and None,
-     ["train", "tiny.yaml", *FAKE, "--out", "pipe"], {}),
+    ("--out naming a FIFO", _fifo, ["train", "tiny.yaml", *FAKE, "--out", "pipe"], {}),
     ("RANK=1 summary (works)", None, ["summary", "cifar/resnet20"], {"RANK": "1"}),
     ("RANK=1 summary of a typo", None, ["summary", "resnet05"], {"RANK": "1"}),
-    ("WORLD_SIZE=2 train (works)", _write("tiny.yaml", TINY), ["train", "tiny.yaml", *FAKE, "--out", "run"],
-     {"WORLD_SIZE": "2"}),
+    (
+        "WORLD_SIZE=2 train (works)",
+        _write("tiny.yaml", TINY),
+        ["train", "tiny.yaml", *FAKE, "--out", "run"],
+        {"WORLD_SIZE": "2"},
+    ),
 ]
 
 
@@ -132,8 +152,10 @@ def main() -> None:
             left = sorted(str(p.relative_to(work)) for p in work.rglob("*") if p.relative_to(work) not in before)
             err = str(result["err"])
             first = next((line for line in err.splitlines() if line.strip()), "")
-            print(f"{name:<42} {result['code']:>4} {err.count(chr(10)):>5} {result['seconds']:>7.2f} "
-                  f"{int(result['peak']) / 1e6:>8.0f}  {', '.join(left) + ' | ' if left else ''}{first[:150]}")
+            print(
+                f"{name:<42} {result['code']:>4} {err.count(chr(10)):>5} {result['seconds']:>7.2f} "
+                f"{int(result['peak']) / 1e6:>8.0f}  {', '.join(left) + ' | ' if left else ''}{first[:150]}"
+            )
 
 
 if __name__ == "__main__":
