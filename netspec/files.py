@@ -33,7 +33,7 @@ def _kind(mode: int) -> str:
     return _KINDS.get(stat.S_IFMT(mode), "not a regular file")
 
 
-def kind_of(path: str | os.PathLike[str]) -> str:
+def file_kind(path: str | os.PathLike[str]) -> str:
     """'a named pipe (FIFO)', 'a directory', ... for what is at `path` (not following a symbolic link)."""
     try:
         return _kind(os.lstat(path).st_mode) if not os.path.isdir(path) else "a directory"

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from netspec.errors import NetspecError, SpecError
-from netspec.files import Writer, digest, kind_of, read_input
+from netspec.files import Writer, digest, file_kind, read_input
 from netspec.messages import describe
 from netspec.modelfile import spec_data
 from netspec.reader import dump, read_file
@@ -90,7 +90,7 @@ class Run:
         lock goes with the process however it ends; folders this call created (runs/ too) and left empty are removed."""
         created = [f for f in (self.folder, *self.folder.parents) if not os.path.lexists(f)]
         if not created and not self.folder.is_dir():
-            kind = kind_of(self.folder)
+            kind = file_kind(self.folder)
             raise NetspecError(f"{self.folder}: {kind}, not a folder; --out names the folder of the run's files")
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
