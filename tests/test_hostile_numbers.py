@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import torchvision
 
 import netspec
 from tests.measure import GiB, measured
@@ -67,6 +68,16 @@ def test_limits_in_python_are_whole_numbers(value: object) -> None:
         netspec.Limits(params=value)  # type: ignore[arg-type]
 
 
+def _torchvision_width(wa: float, stage: int) -> int:
+    """Stage `stage`'s width in torchvision's expansion of RegNetX-400MF's design with slope `wa`: the reference."""
+    from torchvision.models.regnet import BlockParams
+
+    return int(BlockParams.from_init_params(depth=22, w_0=24, w_a=wa, w_m=2.54, group_width=16).widths[stage])
+
+
+WIDE = _torchvision_width(1e6, 1)
+
+
 @pytest.mark.parametrize(
     ("design", "where", "message"),
     [
@@ -85,8 +96,8 @@ def test_limits_in_python_are_whole_numbers(value: object) -> None:
         (
             "wa: 1.0e+6",
             "6:14",
-            "regnet.wa: gives stage 1 681,376 channels, over the limit of 65,536; raise it with "
-            "--limit channels=681376",
+            f"regnet.wa: gives stage 1 {WIDE:,} channels, over the limit of 65,536; raise it with "
+            f"--limit channels={WIDE}",
         ),
         (
             "bottleneck_ratio: 1.0e-300",
@@ -116,10 +127,14 @@ def test_a_regnet_design_is_held_to_the_limits_at_the_field_written(
 def test_a_limit_of_a_regnets_expanded_stages_is_placed_at_its_design(tmp_path: Path, cli: Cli) -> None:
     (tmp_path / "mine.yaml").write_text("netspec: 1\nextends: regnet_x_400mf\nregnet: {wa: 24.48}\n")
     code, _, err = cli("validate", str(tmp_path / "mine.yaml"), "--limit", "params=1000")
-    where = f"{tmp_path / 'mine.yaml'}:3:14"  # not the base's line 2:1, where no stage was written either
+    where = f"{tmp_path / 'mine.yaml'}:3:14"
+    params = sum(
+        p.numel() for p in torchvision.models.regnet_x_400mf().parameters()
+    )  # the reference's count  # not the base's line 2:1, where no stage was written either
     assert (code, err) == (
         1,
-        f"{where}: regnet.wa: 5,495,976 parameters exceeds the limit of 1,000; raise it with --limit params=5495976\n",
+        f"{where}: regnet.wa: {params:,} parameters exceeds the limit of 1,000; raise it with "
+        f"--limit params={params}\n",
     )
 
 
