@@ -12,7 +12,7 @@ LOCK := constraints.txt
 PIP := python -m pip install --quiet --constraint $(LOCK)
 CHECKED := netspec tests scripts bench fuzz
 
-.PHONY: setup run test lint typecheck dot lock clean
+.PHONY: setup run test test-fast lint typecheck dot lock clean
 
 setup: $(STAMP) dot
 
@@ -45,8 +45,13 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy netspec
 
+# The whole suite, a worker per core (pytest-xdist): under 5 minutes on 2 cores (docs/testing.md).
 test: setup lint typecheck
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n auto
+
+# The quick tier to run while working: all but the tests marked slow, under a minute on 2 cores.
+test-fast: setup
+	$(BIN)/python -m pytest -q -n auto -m "not slow"
 
 # Refresh the lock: the newest versions pyproject.toml allows, resolved into a scratch venv where lint, types
 # and the whole suite must pass before constraints.txt is rewritten. One line: `make lock`.
@@ -64,7 +69,7 @@ lock: dot
 	  $(LOCKVENV)/bin/python -m pip freeze --all --exclude-editable --exclude netspec; } > $(LOCK).new
 	$(LOCKVENV)/bin/ruff check $(CHECKED) && $(LOCKVENV)/bin/ruff format --check $(CHECKED)
 	$(LOCKVENV)/bin/mypy netspec
-	NETSPEC_LOCK=$(LOCK).new $(LOCKVENV)/bin/python -m pytest -q -p no:cacheprovider
+	NETSPEC_LOCK=$(LOCK).new $(LOCKVENV)/bin/python -m pytest -q -p no:cacheprovider -n auto
 	mv $(LOCK).new $(LOCK)
 	rm -rf $(LOCKVENV)
 

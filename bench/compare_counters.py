@@ -17,11 +17,12 @@ import torchvision
 
 import netspec
 from netspec.analysis import analyze
+from netspec.network import plan_network
 
 
 def netspec_terms() -> dict[str, int]:
     """MACs, and per layer type: parameters and the elements it processes (netspec's `ops`)."""
-    analysis = analyze(netspec.load_spec("resnet50"))
+    analysis = analyze(plan_network(netspec.load_spec("resnet50")))
     ops: Counter[str] = Counter()
     params: Counter[str] = Counter()
     for layer in analysis.layers:

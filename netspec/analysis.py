@@ -1,6 +1,6 @@
 """Know a network before building it: every layer's shape, parameters and MACs from the spec alone (no torch).
 
-`analyze` walks the spec's plan (netspec.network), the one the compiler builds, and counts each op
+`analyze` walks a network's plan (netspec.network), the one the compiler builds, and counts each op
 (netspec.anatomy). Conventions: 1 MAC = one multiply and one add, counted for convolutions and linear layers
 only (FLOPs = 2 x MACs); norms, activations, pools, adds and attention gates count as element-wise ops.
 """
@@ -10,11 +10,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 from netspec.anatomy import Layer, Shape, walk
 from netspec.features import FeaturePoint
-from netspec.network import NetworkPlan, plan_network
-from netspec.spec import Spec
+from netspec.network import NetworkPlan
+
+if TYPE_CHECKING:
+    from netspec.spec import Spec
 
 BYTES_PER_ELEMENT = 4  # float32
 
@@ -127,10 +130,10 @@ class Analysis:
         return rows
 
 
-def analyze(spec: Spec, size: int | None = None) -> Analysis:
-    """Describe every layer of `spec`'s network for a square input of `size` (default: input.size)."""
+def analyze(net: NetworkPlan, size: int | None = None) -> Analysis:
+    """Describe every layer of a planned network for a square input of `size` (default: the spec's input.size)."""
+    spec, layers = net.spec, list[Layer]()
     size = size or spec.input.size
-    net, layers = plan_network(spec), list[Layer]()
     x: Shape = (spec.input.channels, size, size)
     shapes: dict[str, Shape] = {}  # the output of each of the network's children
     for op in net.stem:

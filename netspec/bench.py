@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from netspec.cli_bench import INFERENCE, TRAINING
+from netspec.bench_paths import INFERENCE, TRAINING
 from netspec.errors import NetspecError
 
 Step = Callable[[Tensor], object]

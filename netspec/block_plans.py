@@ -65,7 +65,7 @@ def attention(a: BlockArgs, channels: int) -> Op | None:
         return Op("se", "se", c, c, children=layers)
     if a.attn == "eca":  # a 1-D conv along the pooled channels, its kernel set by the channel count
         pooled = Op("mean", "mean_1d", c, 1)
-        eca = Op("conv", "conv1d", 1, 1, eca_kernel(c))
+        eca = Op("conv", "conv", 1, 1, eca_kernel(c), dims=1)
         return Op("se", "eca", c, c, children=(pooled, eca, gate, scale))
     return None
 

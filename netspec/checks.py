@@ -1,5 +1,6 @@
-"""Cross-field rules of a spec, each reported at the field a person would change. They read the plan of each
-stage's first block (netspec.network), so they hold for any registered block type."""
+"""Cross-field rules of a spec, each reported at the field a person would change: those of the settings alone
+(`problems`, run when a Spec is validated) and those of the network's plan (`plan_problems`, run by the gate on
+the one plan it makes), so they hold for any registered block type."""
 
 from __future__ import annotations
 
@@ -9,15 +10,15 @@ from pydantic import ValidationError
 
 from netspec.errors import did_you_mean, quote_choices, unprintable
 from netspec.messages import field_problems
-from netspec.network import StageArgs, stages, stem
-from netspec.plan import Op, PlanError, leaves, stage_name
+from netspec.network import NetworkPlan, StageArgs, stages, stem
+from netspec.places import stage_name
+from netspec.plan import Op, leaves
 from netspec.registry import block_type
 
 if TYPE_CHECKING:
     from netspec.spec import Spec
 
 Problem = tuple[str, str]  # (dotted field path, message)
-STAGE_FIELDS = ("depth", "width", "stride", "dilation")
 
 
 def problems(spec: Spec) -> list[Problem]:
@@ -60,14 +61,9 @@ def _option_problems(spec: Spec) -> list[Problem]:
 
 
 def _stage_problems(s: StageArgs) -> list[Problem]:
-    block, i = s.block, s.index
-
-    def where(field: str) -> str:
-        if field in STAGE_FIELDS or field in s.stage.model_fields_set:
-            return f"stages.{i}.{field}"
-        return f"block.{field}"
-
+    block = s.block
     kind = block_type(block.type)
+    where = s.field
     found: list[Problem] = []
     if not kind.grouped and (block.groups != 1 or block.width_per_group != 64):
         field = "groups" if block.groups != 1 else "width_per_group"
@@ -82,11 +78,20 @@ def _stage_problems(s: StageArgs) -> list[Problem]:
     if block.shortcut == "A" and out < ins:
         message = f"shortcut A pads channels with zeros and cannot reduce {ins} to {out}; use shortcut: B"
         found.append((where("shortcut"), message))
-    try:
-        plan = s.plan(0)
-    except PlanError as problem:
-        return [*found, (where(problem.field), problem.message)]
-    return found + _norm_groups(plan.ops, where("norm_groups"), f"stage {i}")
+    return found
+
+
+def plan_problems(net: NetworkPlan) -> list[Problem]:
+    """Group norms that do not split their channels, in any block of the planned network."""
+    found: list[Problem] = []
+    for stage in net.stages:
+        s = stage.args
+        for plan in stage.blocks:
+            problem = _norm_groups(plan.ops, s.field("norm_groups"), f"stage {s.index}")
+            if problem:
+                found += problem
+                break
+    return _first_per_field(found)
 
 
 def _norm_groups(ops: tuple[Op, ...], path: str, what: str) -> list[Problem]:

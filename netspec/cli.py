@@ -136,14 +136,14 @@ def _model(args: argparse.Namespace, admitted: Admitted) -> tuple[Any, Any]:
     weights' load report (None without --weights)."""
     import torch
 
-    from netspec.compiler import compile_spec
+    from netspec.compiler import compile_plan
     from netspec.optimize import optimize_for_inference
 
     if args.device == "cpu":
-        model = compile_spec(admitted.spec)
+        model = compile_plan(admitted.plan)
     else:  # torch.device as a context routes every tensor op through Python: only when asked to
         with torch.device(args.device):
-            model = compile_spec(admitted.spec)
+            model = compile_plan(admitted.plan)
     report = load_chosen(args, model, admitted)  # the checkpoint's layout: before norms are folded into convs
     return optimize_for_inference(model) if args.optimize == "inference" else model, report
 
@@ -158,11 +158,11 @@ def _export(args: argparse.Namespace) -> int:
     check_memory(admitted.analysis, _limits(args), 1, "tracing" if traced else "weights", what)
     from torch import nn
 
-    from netspec.compiler import compile_spec
+    from netspec.compiler import compile_plan
     from netspec.export import export_bytes
     from netspec.optimize import optimize_for_inference
 
-    model: nn.Module = compile_spec(spec)
+    model: nn.Module = compile_plan(admitted.plan)
     report = load_chosen(args, model, admitted)
     if args.optimize == "inference":
         model = optimize_for_inference(model, channels_last=False)

@@ -7,14 +7,13 @@ import importlib.util
 import json
 from typing import Any
 
+from netspec.bench_paths import INFERENCE, TRAINING
 from netspec.cli_args import count, positive
 from netspec.errors import NetspecError, did_you_mean
 from netspec.feasible import check_batch_norm, check_memory
 from netspec.gate import Admitted
 from netspec.limits import Limits
 
-INFERENCE = ("eager", "optimized", "torchscript", "onnxruntime", "compile")  # netspec.bench's, without torch
-TRAINING = ("eager", "channels_last", "amp", "compile")
 DEFAULT_PATHS = ("eager", "optimized", "torchscript", "onnxruntime")  # compile only when asked: it takes minutes
 
 
@@ -56,7 +55,7 @@ def run_bench(args: argparse.Namespace, admitted: Admitted, limits: Limits) -> s
     import torch
 
     from netspec.bench import bench
-    from netspec.compiler import compile_spec
+    from netspec.compiler import compile_plan
 
     if args.threads is not None:
         torch.set_num_threads(args.threads)
@@ -68,7 +67,7 @@ def run_bench(args: argparse.Namespace, admitted: Admitted, limits: Limits) -> s
     if reference is not None:
         timed = bench(reference, ("eager",), batches, repeats=args.repeats, **common)
         rows += [("torchvision eager", t) for t in timed]
-    timed = bench(lambda: compile_spec(spec), paths, batches, repeats=args.repeats, **common)
+    timed = bench(lambda: compile_plan(admitted.plan), paths, batches, repeats=args.repeats, **common)
     rows += [(t.path, t) for t in timed]
     what = "training step" if args.train else "inference"
     threads, calls = torch.get_num_threads(), args.repeats

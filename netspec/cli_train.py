@@ -76,7 +76,7 @@ def run_train(args: argparse.Namespace, admitted: Admitted, limits: Limits, argv
     from netspec.trainer import train
 
     try:
-        result = train(spec, settings, args.resume, reads, spec_files)
+        result = train(admitted.analysis, settings, args.resume, reads, spec_files)
     except KeyboardInterrupt as exc:
         word, code = stopped(exc)
         if is_main_process():

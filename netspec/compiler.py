@@ -13,10 +13,10 @@ from torch import Tensor, nn
 
 from netspec.features import FeatureInfo
 from netspec.fit import check_holds, check_layers
+from netspec.kinds import initialised
 from netspec.layers import build, built
-from netspec.network import NetworkPlan, StagePlan, plan_network
+from netspec.network import NetworkPlan, StagePlan
 from netspec.registry import block_type
-from netspec.spec import Spec
 
 
 class ResNet(nn.Sequential):
@@ -54,13 +54,12 @@ class FeatureDict(FeatureList):
         return out
 
 
-def compile_spec(spec: Spec) -> ResNet:
-    """Build the module that `spec` describes, initialised as torchvision initialises its ResNets."""
-    net = plan_network(spec)
-    parts: OrderedDict[str, nn.Module] = OrderedDict((op.name, build(op)) for op in net.stem)
+def compile_plan(net: NetworkPlan) -> ResNet:
+    """Build the module a network's plan describes, initialised as torchvision initialises its ResNets."""
+    parts: OrderedDict[str, nn.Module] = OrderedDict((op.name, build(op, net.dims)) for op in net.stem)
     for stage in net.stages:
-        parts[stage.args.name] = _stage(stage)
-    parts.update((op.name, build(op)) for op in net.head)
+        parts[stage.args.name] = _stage(stage, net.dims)
+    parts.update((op.name, build(op, net.dims)) for op in net.head)
     if net.taps:
         keys = {tap.point.module: tap.key for tap in net.taps}
         model: ResNet = (FeatureDict if net.keyed else FeatureList)(parts, [keys.get(name, "") for name in parts])
@@ -72,13 +71,13 @@ def compile_spec(spec: Spec) -> ResNet:
     return model
 
 
-def _stage(stage: StagePlan) -> nn.Sequential:
+def _stage(stage: StagePlan, dims: int) -> nn.Sequential:
     """A stage is a loop over one block type; only the first block strides and changes width."""
     block = stage.args.block
     cls = block_type(block.type).block_class(block.order)
     blocks = []
     for plan in stage.blocks:
-        layers, constants = built(plan.ops), dict(plan.constants)
+        layers, constants = built(plan.ops, dims), dict(plan.constants)
         check_layers(cls, block.type, [*layers, *constants])
         blocks.append(cls(layers, constants) if constants else cls(layers))
         check_holds(blocks[-1], block.type, layers)
@@ -90,13 +89,19 @@ def _init_weights(model: nn.Module, net: NetworkPlan) -> None:
     if any(p.is_meta for p in model.parameters()):
         return  # meta tensors hold no values (and initialising them imports torch._dynamo, over a second)
     for module in model.modules():
-        if isinstance(module, nn.Conv2d):
-            nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
-            if module.bias is not None:
-                nn.init.zeros_(module.bias)
-        elif isinstance(module, nn.BatchNorm2d | nn.GroupNorm):
-            nn.init.ones_(module.weight)
-            nn.init.zeros_(module.bias)
+        init, weight, bias = (
+            initialised(module, net.dims),
+            getattr(module, "weight", None),
+            getattr(module, "bias", None),
+        )
+        if weight is None:
+            continue
+        if init == "he":
+            nn.init.kaiming_normal_(weight, mode="fan_out", nonlinearity="relu")
+        elif init == "unit":
+            nn.init.ones_(weight)
+        if init and bias is not None:
+            nn.init.zeros_(bias)
     for stage in net.stages:
         if stage.args.block.zero_init_last:
             for i, plan in enumerate(stage.blocks):

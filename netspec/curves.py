@@ -14,7 +14,10 @@ def learning_curves(history: list[Metrics]) -> bytes:
     matplotlib.use("Agg")  # no display: draw into memory
     from matplotlib.figure import Figure
 
-    figure = Figure(figsize=(9, 3.6), layout="constrained")
+    # Fixed margins rather than a layout engine: the constrained layout measured every label on each call and took
+    # 40% of the time of a small run's epoch; these margins fit the labels, which are the same whatever the run.
+    figure = Figure(figsize=(9, 3.6))
+    figure.subplots_adjust(left=0.07, right=0.985, bottom=0.14, top=0.96, wspace=0.22)
     epochs = [row["epoch"] for row in history]
     for axes, key, label in zip(figure.subplots(1, 2), ("loss", "acc"), ("loss", "accuracy (%)"), strict=True):
         for split, style in (("train", "-o"), ("test", "-s")):

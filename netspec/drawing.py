@@ -1,5 +1,5 @@
-"""Diagram files: the format from the file's suffix, graphviz's dot for anything but .dot. Imports torch
-only when a diagram is drawn; returns bytes for the caller's Writer."""
+"""Diagrams of admitted specs, and diagram files: the format from the file's suffix, graphviz's dot for anything but
+.dot. Imports torch only when a diagram is drawn; returns bytes for the caller's Writer."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     import graphviz
 
     from netspec.gate import Admitted
+    from netspec.structure import Node
 
 DETAILS = ("stage", "block", "layer")
 FORMATS = {".svg": "svg", ".png": "png", ".pdf": "pdf", ".dot": "dot", ".gv": "dot"}
@@ -24,9 +25,27 @@ def check_diagram_format(path: Path) -> None:
 
 
 def draw(admitted: Admitted, detail: str, rankdir: str, expand: bool, input_size: int | None) -> graphviz.Digraph:
-    from netspec import draw as draw_spec
+    """The diagram of an admitted spec's network at `detail`."""
+    from netspec.render import render
 
-    return draw_spec(admitted, detail, rankdir, expand, input_size)
+    return render(steps(admitted, input_size), admitted.spec.name, detail, rankdir, expand)
+
+
+def steps(admitted: Admitted, input_size: int | None) -> list[Node]:
+    """Every step of the admitted network's forward pass, traced on the module built on the meta device (no memory
+    for weights), with the shapes and figures of the gate's analysis (made at `input_size`), so that a diagram
+    adds up to the summary."""
+    import torch
+
+    from netspec.compiler import compile_plan
+    from netspec.structure import trace, with_figures
+
+    spec, layers = admitted.spec, admitted.analysis.layers
+    with torch.device("meta"):
+        model = compile_plan(admitted.plan)
+    size = input_size or spec.input.size
+    shapes = {layer.path: layer.shape for layer in layers}
+    return with_figures(trace(model, (spec.input.channels, size, size), shapes), layers)
 
 
 def diagram_bytes(graph: graphviz.Digraph, path: Path) -> bytes:

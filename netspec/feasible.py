@@ -15,6 +15,7 @@ from pathlib import Path
 from netspec.analysis import BYTES_PER_ELEMENT, Analysis
 from netspec.anatomy import numel
 from netspec.errors import NetspecError
+from netspec.kinds import batch_statistics
 from netspec.limits import Limits
 
 MODES = ("weights", "inference", "tracing", "training")
@@ -100,7 +101,7 @@ def single_value_norm(analysis: Analysis, batch: int) -> str | None:
     """The first batch norm layer that a training batch of `batch` images would give one value per channel (a 1 x 1
     map of one image), where it cannot compute a variance; None when there is none."""
     for layer in analysis.layers:
-        if layer.kind == "BatchNorm2d" and batch * numel(layer.shape[1:]) == 1:
+        if batch_statistics(layer.kind) and batch * numel(layer.shape[1:]) == 1:
             return layer.path
     return None
 

@@ -13,9 +13,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from netspec.kinds import kind_of
 from netspec.plan import Op, leaves
-
-STRIDED = ("conv", "maxpool", "avgpool", "blur")
 
 
 @dataclass(frozen=True)
@@ -39,7 +38,7 @@ class Tap:
 
 def stride(ops: Sequence[Op]) -> int:
     """The product of the strides of `ops` (children included)."""
-    return math.prod(op.stride for op in leaves(tuple(ops)) if op.kind in STRIDED)
+    return math.prod(op.stride for op in leaves(tuple(ops)) if kind_of(op).strided)
 
 
 def chosen(features: Sequence[str] | dict[str, str] | None, points: Sequence[FeaturePoint]) -> tuple[Tap, ...]:

@@ -12,9 +12,9 @@ from pathlib import Path
 
 from torch import nn
 
-from netspec.analysis import analyze
+from netspec.analysis import Analysis
 from netspec.errors import NetspecError, did_you_mean
-from netspec.plan import stage_index
+from netspec.places import stage_index, stage_name
 from netspec.settings import TrainSettings
 from netspec.spec import Spec
 from netspec.weights import LoadReport, load_pretrained, load_weights
@@ -34,11 +34,11 @@ def start_from(model: nn.Module, spec: Spec, settings: TrainSettings, files: Seq
     return None
 
 
-def check_parts(spec: Spec, parts: Sequence[str]) -> None:
-    """Refuse a --freeze part the spec's network does not have (before anything is built or written)."""
-    paths = {layer.path for layer in analyze(spec).layers}
+def check_parts(analysis: Analysis, parts: Sequence[str]) -> None:
+    """Refuse a --freeze part the analysed network does not have (before anything is built or written)."""
+    spec, paths = analysis.spec, {layer.path for layer in analysis.layers}
     modules = {path.rsplit(".", i)[0] for path in paths for i in range(path.count(".") + 1)}
-    known = ["stem", *(f"layer{i + 1}" for i in range(len(spec.stages))), "head"]
+    known = ["stem", *(stage_name(i) for i in range(len(spec.stages))), "head"]
     for part in parts:
         if part not in known and part not in modules:
             hint = did_you_mean(part, [*known, *sorted(modules)])

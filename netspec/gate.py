@@ -15,11 +15,14 @@ from pathlib import Path
 from typing import Any
 
 from netspec.analysis import Analysis, analyze
+from netspec.checks import plan_problems
 from netspec.errors import SpecError
 from netspec.families.regnet import written_field
 from netspec.limits import Limits, cost_problems, field_problems
+from netspec.limits import plan_problems as limit_plan_problems
 from netspec.loader import load
 from netspec.messages import problem_at
+from netspec.network import NetworkPlan, PlanProblems, plan_network
 from netspec.spec import Spec
 
 
@@ -32,6 +35,11 @@ class Admitted:
     analysis: Analysis
     files: tuple[Path, ...]
 
+    @property
+    def plan(self) -> NetworkPlan:
+        """The network's one plan, which the analysis read and the compiler builds."""
+        return self.analysis.plan
+
 
 def admit(
     source: Spec | str | os.PathLike[str],
@@ -41,12 +49,20 @@ def admit(
     size: int | None = None,
 ) -> Admitted:
     """Load `source` and hold it to `limits` (default Limits()); problems raise SpecError at the field's
-    place in the file: field limits first (they bound the analysis), then the costs the analysis measures."""
+    place in the file: field limits first (they bound the plan), then the blocks that cannot be planned and the
+    plan's own rules, then the costs the analysis measures. The network is planned here, once."""
     limits = limits or Limits()
     loaded = load(source, sets, overrides, limits)
     found = field_problems(loaded.spec, limits)
     if not found:
-        analysis = analyze(loaded.spec, size)
+        try:
+            net = plan_network(loaded.spec)  # the one plan of this network, which everything after it reads
+        except PlanProblems as problems:
+            found = problems.problems
+        else:
+            found = plan_problems(net) + limit_plan_problems(net, limits)
+    if not found:
+        analysis = analyze(net, size)
         found = cost_problems(analysis, limits)
     if found:
         # A RegNet's stages were not written: a problem at one of them is placed at the design's field.

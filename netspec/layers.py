@@ -1,11 +1,12 @@
-"""Where a plan's names become torch classes, in one place; plus the small layers blocks share."""
+"""Where a plan's ops become torch modules, as the table of layer kinds (netspec.kinds) says; plus the small layers
+blocks share."""
 
 from __future__ import annotations
 
 import importlib
 import math
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
@@ -13,7 +14,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from netspec.anatomy import PlanMismatch
-from netspec.plan import ACTIVATIONS, NORMS, Op
+from netspec.kinds import class_name, kind_of, torch_path
+from netspec.plan import Op
 
 
 class Planned(nn.Module):
@@ -74,14 +76,34 @@ class EfficientChannelAttention(Planned):
         return x * y.expand_as(x)  # type: ignore[no-any-return]
 
 
-class StdConv2d(nn.Conv2d):
+class _StandardizedWeights:
     """A conv with weight standardization (Qiao et al. 2019): each filter is normalised before use, as in
     BiT (Kolesnikov et al. 2020), with timm's arithmetic and BiT's eps, so that BiT's weights give its outputs."""
+
+    if TYPE_CHECKING:  # what the conv base class supplies (not annotations at run time, which TorchScript reads)
+        weight: Tensor
+        bias: Tensor | None
+        out_channels: int
+
+        def _conv_forward(self, x: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor: ...
 
     def forward(self, x: Tensor) -> Tensor:
         flat = self.weight.reshape(1, self.out_channels, -1)
         weight = F.batch_norm(flat, None, None, training=True, momentum=0.0, eps=1e-8).reshape_as(self.weight)
-        return F.conv2d(x, weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
+        return self._conv_forward(x, weight, self.bias)
+
+
+def _standardized(dims: int) -> type[nn.Module]:
+    """StdConv{dims}d: torch's conv of `dims` axes with standardized weights (timm's name for it)."""
+    base = getattr(nn, f"Conv{dims}d")
+    cls = type(f"StdConv{dims}d", (_StandardizedWeights, base), {"__doc__": _StandardizedWeights.__doc__})
+    cls.__module__ = __name__
+    return cls
+
+
+for _dims in (1, 2, 3):  # module attributes, so that the classes pickle and script by name
+    _cls = _standardized(_dims)
+    globals()[_cls.__name__] = _cls
 
 
 class BlurPool2d(nn.Module):
@@ -119,78 +141,43 @@ class DropPath(nn.Module):
         return f"p={self.p}"
 
 
-def _act(op: Op) -> nn.Module:
-    kind = ACTIVATIONS[op.variant]
-    cls = getattr(nn, kind.cls)
-    return cls(inplace=op.inplace) if kind.inplace else cls(**dict(kind.kwargs))  # type: ignore[no-any-return]
+def _class(path: str) -> type[nn.Module]:
+    """The class at "module:Class"; torchvision's modules are imported only when used (over a second)."""
+    module, _, name = path.partition(":")
+    return getattr(importlib.import_module(module), name)  # type: ignore[no-any-return]
 
 
-def _norm(op: Op) -> nn.Module:
-    """torchvision's FrozenBatchNorm2d is imported only when used: torchvision takes over a second to import."""
-    kind = NORMS[op.variant]
-    cls = getattr(importlib.import_module(kind.module), kind.cls)
-    if op.variant == "group":
-        return cls(op.groups, op.out)  # type: ignore[no-any-return]
-    return cls() if op.variant == "none" else cls(op.out)  # type: ignore[no-any-return]
-
-
-_CONVS: dict[str, type[nn.Conv2d]] = {"": nn.Conv2d, "plain": nn.Conv2d, "std": StdConv2d}
-_LEAVES: dict[str, Callable[[Op], nn.Module]] = {
-    "conv": lambda op: _CONVS[op.variant](
-        op.ins, op.out, op.kernel, op.stride, op.pad, op.dilation, op.groups, op.bias
-    ),
-    "conv1d": lambda op: nn.Conv1d(op.ins, op.out, op.kernel, op.stride, op.pad, op.dilation, op.groups, op.bias),
-    "linear": lambda op: nn.Linear(op.ins, op.out),
-    "act": _act,
-    "norm": _norm,
-    "maxpool": lambda op: nn.MaxPool2d(op.kernel, op.stride, op.pad, ceil_mode=op.ceil),
-    "avgpool": lambda op: nn.AvgPool2d(op.kernel, op.stride, op.pad, op.ceil, op.count_pad),
-    "global_avgpool": lambda op: nn.AdaptiveAvgPool2d(1),
-    "global_maxpool": lambda op: nn.AdaptiveMaxPool2d(1),
-    "flatten": lambda op: nn.Flatten(1),
-    "identity": lambda op: nn.Identity(),
-    "pad": lambda op: nn.ConstantPad2d(op.pad, 0.0),
-    "blur": lambda op: BlurPool2d(op.out, op.kernel, op.stride),
-    "dropout": lambda op: nn.Dropout(op.p),
-    "sigmoid": lambda op: nn.Sigmoid(),
-    "drop_path": lambda op: DropPath(op.p),
-    "zero_pad": lambda op: ZeroPadShortcut(op.ins, op.out, op.stride),
-}
-COMPOSITES: dict[str, type[Planned]] = {"se": SqueezeExcite, "eca": EfficientChannelAttention}
-
-
-def build(op: Op) -> nn.Module:
-    """The module a planned op stands for; containers are built from their children."""
+def build(op: Op, dims: int = 2) -> nn.Module:
+    """The module a planned op stands for, in a network of `dims` spatial axes, as the table of layer kinds
+    (netspec.kinds) declares it; containers are built from their children."""
+    kind, cls = kind_of(op), _class(torch_path(op, dims))
     if op.kind == "sequential":  # numbered children, or named ones (torchvision's RegNet names them a, b, se, c)
-        layers = [(child.name, build(child)) for child in op.children if child.module]
+        layers = [(child.name, build(child, dims)) for child in op.children if child.module]
         if all(name == str(i) for i, (name, _) in enumerate(layers)):
             return nn.Sequential(*(layer for _, layer in layers))
         return nn.Sequential(OrderedDict(layers))
-    if op.kind in COMPOSITES:
-        return COMPOSITES[op.kind](built(op.children))
-    if op.kind in ("module", "composite"):  # a family's own layer, named by its import path
-        module, _, name = op.variant.partition(":")
-        cls = getattr(importlib.import_module(module), name)
-        if op.kind == "composite":
-            return cls(built(op.children), dict(op.constants))  # type: ignore[no-any-return]
-        return _declared(op, cls(*op.args))
-    return _LEAVES[op.kind](op)
+    if kind.container:  # attention layers and a family's own containers: Planned, built from their children
+        return cls(built(op.children, dims), dict(op.constants))
+    if op.kind == "module":  # a family's own layer, named by its import path, with its arguments in the plan
+        return _declared(op, cls(*op.args), dims)
+    args, kwargs = kind.args(op)
+    return cls(*args, **kwargs)
 
 
-def _declared(op: Op, module: nn.Module) -> nn.Module:
+def _declared(op: Op, module: nn.Module, dims: int) -> nn.Module:
     """A `module` op's module, if it holds the parameters and buffers its plan declares: what summaries count."""
     params = sum(p.numel() for p in module.parameters())
     buffers = sum(b.numel() for b in module.buffers())
     if (params, buffers) != (op.params, op.buffers):
         raise PlanMismatch(
-            f"{op.name} ({op.cls}): holds {params:,} parameters and {buffers:,} buffer values, but its plan declares "
-            f"{op.params:,} and {op.buffers:,}; give the counts in its Op (params=, buffers=), so that summaries, "
-            "limits and diagrams count them"
+            f"{op.name} ({class_name(op, dims)}): holds {params:,} parameters and {buffers:,} buffer values, but its "
+            f"plan declares {op.params:,} and {op.buffers:,}; give the counts in its Op (params=, buffers=), so that "
+            "summaries, limits and diagrams count them"
         )
     return module
 
 
-def built(ops: tuple[Op, ...]) -> dict[str, nn.Module]:
+def built(ops: tuple[Op, ...], dims: int = 2) -> dict[str, nn.Module]:
     """The modules of `ops`, by name, in order (functional steps such as the add have none); ops named
     `NAME.0`, `NAME.1`, ... become the items of a ModuleList `NAME`."""
     layers: dict[str, nn.Module] = {}
@@ -199,10 +186,10 @@ def built(ops: tuple[Op, ...]) -> dict[str, nn.Module]:
             continue
         name, _, index = op.name.partition(".")
         if not index:
-            layers[name] = build(op)
+            layers[name] = build(op, dims)
             continue
         items = layers.setdefault(name, nn.ModuleList())
         if not isinstance(items, nn.ModuleList) or index != str(len(items)):
             raise ValueError(f"plan op {op.name}: list items must be numbered 0, 1, ... in order")
-        items.append(build(op))
+        items.append(build(op, dims))
     return layers

@@ -8,12 +8,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, fields, replace
+from typing import TYPE_CHECKING
 
-from netspec.analysis import Analysis
 from netspec.errors import NetspecError
-from netspec.network import stages
-from netspec.plan import leaves, stage_index
-from netspec.spec import Spec
+from netspec.network import NetworkPlan, stages
+from netspec.places import part_field
+from netspec.plan import leaves
+
+if TYPE_CHECKING:
+    from netspec.analysis import Analysis
+    from netspec.spec import Spec
 
 Problem = tuple[str, str]
 
@@ -62,9 +66,6 @@ def field_problems(spec: Spec, limits: Limits) -> list[Problem]:
         found.append(("input.channels", _over(spec.input.channels, limits.channels, "channels")))
     for s in stages(spec):
         i, stage, block = s.index, s.stage, s.block
-        widest = max(op.out for op in leaves(s.plan(0).ops))
-        if widest > limits.channels:
-            found.append((f"stages.{i}.width", _over(widest, limits.channels, "channels", f"{widest:,} channels")))
         if block.groups > limits.groups:
             where = f"stages.{i}.groups" if "groups" in stage.model_fields_set else "block.groups"
             found.append((where, _over(block.groups, limits.groups, "groups")))
@@ -79,6 +80,18 @@ def field_problems(spec: Spec, limits: Limits) -> list[Problem]:
     return found
 
 
+def plan_problems(net: NetworkPlan, limits: Limits) -> list[Problem]:
+    """Channels of the planned layers: the widest layer of each stage (an expansion or an attention's width may
+    exceed the stage's width)."""
+    found: list[Problem] = []
+    for stage in net.stages:
+        widest = max(op.out for plan in stage.blocks for op in leaves(plan.ops))
+        if widest > limits.channels:
+            where = f"{part_field(stage.args.name)}.width"
+            found.append((where, _over(widest, limits.channels, "channels", f"{widest:,} channels")))
+    return found
+
+
 def cost_problems(analysis: Analysis, limits: Limits) -> list[Problem]:
     """Parameters and MACs of the whole network, reported at its largest stage; maps that shrink to nothing."""
     found: list[Problem] = []
@@ -86,8 +99,7 @@ def cost_problems(analysis: Analysis, limits: Limits) -> list[Problem]:
     for name, total in (("params", analysis.totals.params), ("macs", analysis.totals.macs)):
         limit = getattr(limits, name)
         if total > limit:
-            largest = max(range(len(parts)), key=lambda i: getattr(parts[i].totals, name))
-            where = parts[largest].name if largest in (0, len(parts) - 1) else f"stages.{largest - 1}"
+            where = part_field(max(parts, key=lambda part: getattr(part.totals, name)).name)
             what = f"{total:,} {'parameters' if name == 'params' else 'MACs'}"
             found.append((where, _over(total, limit, name, what)))
     return found + spatial_problems(analysis)
@@ -97,8 +109,7 @@ def spatial_problems(analysis: Analysis) -> list[Problem]:
     """The first layer whose feature map shrinks to nothing, if any."""
     for layer in analysis.layers:
         if any(d <= 0 for d in layer.shape):
-            index = stage_index(layer.part)
-            stage = f"stages.{index}" if index is not None else layer.part
+            stage = part_field(layer.part)
             size = " x ".join(map(str, layer.shape[1:]))
             where = f"at {layer.path} (computed size {size})"
             return [

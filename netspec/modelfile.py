@@ -33,7 +33,7 @@ def spec_data(spec: Spec) -> Any:
 def metadata(spec: Spec) -> dict[str, str]:
     """What a model file says about itself: the resolved spec, netspec's version, and how inputs are prepared
     (size, channels, mean and std, as timm's pretrained_cfg gives them)."""
-    from netspec import __version__
+    from netspec.version import __version__
 
     mean, std = spec.input.normalization
     settings = {"size": spec.input.size, "channels": spec.input.channels, "mean": list(mean), "std": list(std)}

@@ -12,7 +12,8 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from netspec.features import FeaturePoint, Tap, chosen, stride
-from netspec.plan import BlockArgs, BlockPlan, Op, Style, act, conv, norm, stage_index, stage_name
+from netspec.places import setting_field, stage_index, stage_name
+from netspec.plan import BlockArgs, BlockPlan, Op, PlanError, Style, act, conv, norm
 from netspec.registry import BlockType, block_type
 
 if TYPE_CHECKING:
@@ -49,6 +50,10 @@ class StageArgs:
     def plan(self, i: int) -> BlockPlan:
         return self.kind.plan(self.block.order)(self.args(i))
 
+    def field(self, name: str) -> str:
+        """Where this stage's block setting `name` is written (stages.i.name or block.name)."""
+        return setting_field(self.index, self.stage.model_fields_set, name)
+
 
 @dataclass(frozen=True)
 class StagePlan:
@@ -62,12 +67,18 @@ class NetworkPlan:
     offers (stem, layer1..N), and those it returns when the spec asks for features (then up to the last one only,
     without a head)."""
 
+    spec: Spec
     stem: tuple[Op, ...]
     stages: tuple[StagePlan, ...]
     head: tuple[Op, ...]
     points: tuple[FeaturePoint, ...] = ()
     taps: tuple[Tap, ...] = ()
     keyed: bool = False  # the taps are returned as a dict under their keys, not as a list
+
+    @property
+    def dims(self) -> int:
+        """Spatial axes of the network's feature maps: 2, images, for every spec today."""
+        return 2
 
 
 def style(block: BlockSettings) -> Style:
@@ -105,18 +116,39 @@ def stages(spec: Spec) -> Iterator[StageArgs]:
         channels, dilation, start = first.out_channels, stage.dilation, start + stage.depth
 
 
+class PlanProblems(Exception):
+    """Blocks that cannot be planned: (spec field, message) for the first such block of each stage."""
+
+    def __init__(self, problems: list[tuple[str, str]]) -> None:
+        super().__init__("; ".join(f"{path}: {message}" for path, message in problems))
+        self.problems = problems
+
+
+def plan_stages(spec: Spec) -> tuple[StagePlan, ...]:
+    """Every block of every stage, each planned once; raises PlanProblems at the fields to change."""
+    planned, found = [], list[tuple[str, str]]()
+    for s in stages(spec):
+        try:
+            planned.append(StagePlan(s, tuple(s.plan(i) for i in range(s.stage.depth))))
+        except PlanError as problem:
+            found.append((s.field(problem.field), problem.message))
+    if found:
+        raise PlanProblems(found)
+    return tuple(planned)
+
+
 def plan_network(spec: Spec) -> NetworkPlan:
     """The plan of every layer of `spec`'s network: up to its last feature, when it returns features."""
-    planned = tuple(StagePlan(s, tuple(s.plan(i) for i in range(s.stage.depth))) for s in stages(spec))
+    planned = plan_stages(spec)
     body, pool = stem_body(spec), stem_pool(spec)
     points = feature_points(body, pool, planned)
     taps = chosen(spec.features, points)
     if not taps:
-        return NetworkPlan((*body, *pool), planned, head(spec, planned[-1].blocks[-1].ops[-1].out), points)
+        return NetworkPlan(spec, (*body, *pool), planned, head(spec, planned[-1].blocks[-1].ops[-1].out), points)
     last = stage_index(taps[-1].point.feature)
     ops = body if last is None else (*body, *pool)
     return NetworkPlan(
-        ops, planned[: 0 if last is None else last + 1], (), points, taps, isinstance(spec.features, dict)
+        spec, ops, planned[: 0 if last is None else last + 1], (), points, taps, isinstance(spec.features, dict)
     )
 
 

@@ -8,9 +8,11 @@ import torch
 from torch import Tensor, fx, nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
+from netspec.kinds import foldable
+
 
 def optimize_for_inference(model: nn.Module, channels_last: bool = True) -> nn.Module:
-    """A copy of `model` in eval mode where every BatchNorm2d that directly follows a Conv2d (and is that conv's
+    """A copy of `model` in eval mode where every batch norm that directly follows a plain conv (and is that conv's
     only reader) is folded into the conv's weights and bias, and replaced by Identity; the module tree and
     names stay as they were. With `channels_last`, weights and inputs use the NHWC layout that the CPU and GPU
     convolution kernels run fastest on. Outputs stay within float32 rounding of the original's."""
@@ -18,13 +20,11 @@ def optimize_for_inference(model: nn.Module, channels_last: bool = True) -> nn.M
     graph = fx.symbolic_trace(model).graph
     modules = dict(model.named_modules())
     for node in graph.nodes:
-        if node.op != "call_module" or not isinstance(modules[str(node.target)], nn.BatchNorm2d):
-            continue
-        source = node.args[0]
+        source = node.args[0] if node.op == "call_module" and node.args else None
         if not isinstance(source, fx.Node) or source.op != "call_module" or len(source.users) != 1:
             continue
         conv, norm = modules[str(source.target)], modules[str(node.target)]
-        if isinstance(conv, nn.Conv2d) and norm.track_running_stats:
+        if foldable(conv, norm) and norm.track_running_stats:
             _replace(model, str(source.target), fuse_conv_bn_eval(conv, norm))
             _replace(model, str(node.target), nn.Identity())
     if channels_last:

@@ -3,7 +3,8 @@
 An `Op` is one layer (a module, named by its state_dict attribute) or one functional step of a forward pass
 (the residual add, a mean). A block type's plan function turns the block's arguments (`BlockArgs`, resolved
 once, in netspec.network) into its ops in forward order; netspec.anatomy counts them and netspec.compiler
-builds them. The names that become torch classes, and the few formulas layers share, live here once.
+builds them. What each kind of op is (its shape, cost and torch class) is in netspec.kinds; the few formulas plans share
+live here.
 """
 
 from __future__ import annotations
@@ -13,82 +14,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-
-@dataclass(frozen=True)
-class Activation:
-    """An activation: its class in torch.nn, whether it can work in place, and fixed keyword arguments."""
-
-    cls: str
-    inplace: bool = True
-    kwargs: tuple[tuple[str, Any], ...] = ()
-
-
-@dataclass(frozen=True)
-class NormKind:
-    """A norm layer: its class, and its parameters and buffers per channel (+ buffers per layer)."""
-
-    cls: str
-    params: int
-    buffers: int
-    extra_buffers: int = 0
-    module: str = "torch.nn"
-
-
-ACTIVATIONS: dict[str, Activation] = {
-    "relu": Activation("ReLU"),
-    "relu6": Activation("ReLU6"),
-    "leaky_relu": Activation("LeakyReLU"),
-    "elu": Activation("ELU"),
-    "selu": Activation("SELU"),
-    "gelu": Activation("GELU", False),
-    "gelu_tanh": Activation("GELU", False, (("approximate", "tanh"),)),
-    "silu": Activation("SiLU"),
-    "mish": Activation("Mish"),
-    "hardswish": Activation("Hardswish"),
-    "tanh": Activation("Tanh", False),
-    "identity": Activation("Identity", False),
-}
-# Conv kinds: plain, or with weight standardization (Qiao et al. 2019) as BiT uses it (timm's StdConv2d, eps 1e-8).
-CONVS = {"plain": "Conv2d", "std": "StdConv2d"}
-NORMS: dict[str, NormKind] = {
-    "batch": NormKind("BatchNorm2d", 2, 2, 1),  # running mean and variance, num_batches_tracked
-    "group": NormKind("GroupNorm", 2, 0),
-    "frozen_batch": NormKind("FrozenBatchNorm2d", 0, 4, module="torchvision.ops"),
-    "none": NormKind("Identity", 0, 0),  # convs then get a bias
-}
-# The class of each op kind (activations and norms: by name, above); functional steps are named by the op.
-CLASSES = {
-    "conv": "Conv2d",
-    "conv1d": "Conv1d",
-    "linear": "Linear",
-    "maxpool": "MaxPool2d",
-    "avgpool": "AvgPool2d",
-    "global_avgpool": "AdaptiveAvgPool2d",
-    "global_maxpool": "AdaptiveMaxPool2d",
-    "flatten": "Flatten",
-    "identity": "Identity",
-    "dropout": "Dropout",
-    "sigmoid": "Sigmoid",
-    "pad": "ConstantPad2d",
-    "blur": "BlurPool2d",
-    "drop_path": "DropPath",
-    "zero_pad": "ZeroPadShortcut",
-    "sequential": "Sequential",
-    "se": "SqueezeExcite",
-    "eca": "EfficientChannelAttention",
-    "add": "Add",
-    "mul": "Mul",
-    "mean": "Mean",
-    "mean_1d": "Mean",
-    "chunk": "Split",
-    "cat": "Cat",
-    "radix_sum": "Sum",
-    "radix_weigh": "WeighedSum",
-    "softmax": "Softmax",
-}
-# Steps of forward that are not modules: the residual add, attention's mean and product, a split and its
-# concatenation (or stack), the sum over a split attention's radix splits, their weighed sum and softmax.
-FUNCTIONAL = {"add", "mul", "mean", "mean_1d", "chunk", "cat", "radix_sum", "radix_weigh", "softmax"}
+from netspec.kinds import ACTIVATIONS, kind_of
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +43,7 @@ class Op:
     params: int = 0  # a `module` kind's parameters and buffer values: what the analysis cannot count without
     buffers: int = 0  # torch, declared by the plan and checked against the module when it is built
     constants: tuple[tuple[str, int], ...] = ()  # a `composite` kind's integers, set as attributes
+    dims: int = 0  # spatial axes of its input, when not the network's (ECA's conv runs along the channels)
 
     # Kinds `module` and `composite` name their class by import path in `variant` ("package.module:Class"):
     # a module that keeps its input's shape, built as Class(*args), or a netspec.layers.Planned container,
@@ -124,24 +51,11 @@ class Op:
 
     @property
     def module(self) -> bool:
-        return self.kind not in FUNCTIONAL
+        return kind_of(self).module
 
     @property
     def pad(self) -> int:
         return self.dilation * (self.kernel - 1) // 2 if self.padding is None else self.padding
-
-    @property
-    def cls(self) -> str:
-        """The name of the class that this op builds (or of the functional step)."""
-        if self.kind == "act":
-            return ACTIVATIONS[self.variant].cls
-        if self.kind == "norm":
-            return NORMS[self.variant].cls
-        if self.kind == "conv" and self.variant:
-            return CONVS[self.variant]
-        if self.kind in ("module", "composite"):
-            return self.variant.rpartition(":")[2]
-        return CLASSES[self.kind]
 
 
 @dataclass(frozen=True)
@@ -151,7 +65,7 @@ class Style:
     norm: str = "batch"
     norm_groups: int = 32
     act: str = "relu"
-    conv: str = "plain"  # a key of CONVS
+    conv: str = "plain"  # a key of netspec.kinds.CONVS
 
     @property
     def bias(self) -> bool:
@@ -237,16 +151,6 @@ def eca_kernel(channels: int, gamma: int = 2, beta: int = 1) -> int:
     """ECA's 1-D kernel size: odd, about log2(channels) / 2 (Wang et al. 2020)."""
     t = int(abs(math.log2(channels) + beta) / gamma)
     return max(t if t % 2 else t + 1, 3)
-
-
-def stage_name(index: int) -> str:
-    """Stage `index` (from 0) is layer1, layer2, ...: torchvision's names, so that its weights load."""
-    return f"layer{index + 1}"
-
-
-def stage_index(name: str) -> int | None:
-    """0 for 'layer1'; None for a name that is not a stage's."""
-    return int(name[5:]) - 1 if name.startswith("layer") and name[5:].isdigit() else None
 
 
 def leaves(ops: tuple[Op, ...]) -> Iterator[Op]:

@@ -13,13 +13,11 @@ from html import escape
 
 import graphviz
 
+from netspec.kinds import fill
+from netspec.places import stage_of
 from netspec.structure import Node, Shape
 
 DETAILS = ("stage", "block", "layer")
-FILL = {"Conv2d": "#dbe9f6", "Conv1d": "#dbe9f6", "Linear": "#fbe0c8", "add": "#ffffff"}
-FILL |= {k: "#e2f0d9" for k in ("MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "AdaptiveMaxPool2d")}
-FILL |= {k: "#eeeeee" for k in ("BatchNorm2d", "GroupNorm", "FrozenBatchNorm2d")}
-FILL |= {k: "#f3dcef" for k in ("SqueezeExcite", "EfficientChannelAttention", "ZeroPadShortcut")}
 
 
 @dataclass
@@ -41,6 +39,10 @@ class Group:
         return sum(n.macs for n in self.members)
 
     @property
+    def ops(self) -> int:
+        return sum(n.ops for n in self.members)
+
+    @property
     def in_shape(self) -> Shape:
         return self.members[0].in_shape
 
@@ -53,17 +55,12 @@ def _shape(shape: Shape) -> str:
     return " x ".join(map(str, shape))
 
 
-def _stage_of(name: str) -> str:
-    head = name.split(".")[0]
-    return head if head.startswith("layer") and head[5:].isdigit() else ""
-
-
 def _depths(nodes: Sequence[Node]) -> dict[str, int]:
     """Blocks per stage."""
     blocks: dict[str, set[str]] = {}
     for n in nodes:
         if n.block:
-            blocks.setdefault(_stage_of(n.block), set()).add(n.block)
+            blocks.setdefault(stage_of(n.block), set()).add(n.block)
     return {stage: len(names) for stage, names in blocks.items()}
 
 
@@ -74,7 +71,7 @@ def _grouper(nodes: Sequence[Node], detail: str, expand: bool) -> Callable[[Node
 
     def group(n: Node) -> tuple[str, str, str, str]:
         nonlocal seen_stage
-        stage = _stage_of(n.name) or _stage_of(n.block)
+        stage = stage_of(n.name) or stage_of(n.block)
         if not stage:
             part = n.name if n.name in ("input", "output") else ("head" if seen_stage else "stem")
             return (n.name if detail == "layer" and part in ("stem", "head") else part), "", "", part
@@ -114,7 +111,7 @@ def _groups(nodes: Sequence[Node], detail: str, expand: bool) -> tuple[dict[str,
 def _kind(group: Group, depths: dict[str, int]) -> str:
     first = group.members[0]
     blocks = {n.block for n in group.members if n.block}
-    if group.id.startswith("layer") and first.block_kind and len(group.members) > 1:
+    if stage_of(group.id) and first.block_kind and len(group.members) > 1:
         return first.block_kind if len(blocks) == 1 else f"{first.block_kind} x {len(blocks)}"
     kinds = list(dict.fromkeys(n.kind for n in group.members if n.kind not in ("Flatten", "input", "output")))
     return " > ".join(kinds) if len(group.members) > 1 else first.kind
@@ -123,7 +120,8 @@ def _kind(group: Group, depths: dict[str, int]) -> str:
 def _tooltip(group: Group, kind: str) -> str:
     """Full path, type, shapes and exact figures; graphviz's \\n escape breaks the lines."""
     lines = [group.id, kind, f"in {_shape(group.in_shape)} -> out {_shape(group.shape)}"]
-    return "\\n".join([*lines, f"params {group.params:,}", f"MACs {group.macs:,}"])
+    figures = [f"params {group.params:,}", f"MACs {group.macs:,}", f"element-wise ops {group.ops:,}"]
+    return "\\n".join([*lines, *figures])
 
 
 def human(value: int) -> str:
@@ -165,7 +163,7 @@ def _draw_node(g: graphviz.Digraph, group: Group, detail: str, depths: dict[str,
             _layer_label(group),
             shape="box",
             style=style,
-            fillcolor=FILL.get(first.kind, "#ffffff"),
+            fillcolor=fill(first.kind),
             tooltip=tooltip,
         )
     else:

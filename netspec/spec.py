@@ -19,7 +19,7 @@ from pydantic_core import CoreSchema, PydanticCustomError
 from netspec.checks import problems
 from netspec.errors import did_you_mean, unprintable
 from netspec.families.regnet import RegNetDesign, expanded
-from netspec.plan import ACTIVATIONS, NORMS
+from netspec.kinds import ACTIVATIONS, NORMS
 from netspec.registry import block_names
 
 SUPPORTED_VERSIONS = (1,)

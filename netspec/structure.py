@@ -11,15 +11,18 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import torch
 from torch import Tensor, fx, nn
 
+from netspec.anatomy import Layer
 from netspec.blocks import Block
+from netspec.kinds import kind_of, read
 from netspec.layers import Planned
+from netspec.places import block_of
+from netspec.plan import Op
 
 Shape = tuple[int, ...]
 
@@ -35,6 +38,7 @@ class Node:
     shape: Shape
     params: int = 0
     macs: int = 0
+    ops: int = 0  # element-wise operations (known for a network built from a spec)
     note: str = ""
     block: str = ""  # the residual block it belongs to, e.g. "layer3.4"
     block_kind: str = ""  # that block's class name, e.g. "Bottleneck"
@@ -59,6 +63,25 @@ def trace(model: nn.Module, input_shape: Shape, shapes: Mapping[str, Shape] | No
     # No static shapes, or a block with several functional steps of one kind (Res2Net's splits and sums),
     # which the static names cannot tell apart: measure every step.
     return _nodes(model, graph, input_shape, measure_shapes(model, graph, input_shape)) or []
+
+
+def with_figures(nodes: Sequence[Node], layers: Iterable[Layer]) -> list[Node]:
+    """`nodes` carrying the static analysis's parameters, MACs and element-wise ops, so that a diagram adds up
+    to the summary: each layer's figures go to the step of its path or of the nearest module around it, and a
+    functional op the trace names otherwise (Res2Net's splits and sums) to the last step of its block."""
+    index = {n.name: i for i, n in reversed(list(enumerate(nodes)))}  # a module's first call
+    last_of_block = {n.block: i for i, n in enumerate(nodes) if n.block}
+    sums = [[0, 0, 0] for _ in nodes]
+    for layer in layers:
+        parts = layer.path.split(".")
+        found = next(
+            (index[".".join(parts[:end])] for end in range(len(parts), 0, -1) if ".".join(parts[:end]) in index), None
+        )
+        i = found if found is not None else last_of_block.get(block_of(layer.path), len(nodes) - 1)
+        sums[i][0] += layer.params
+        sums[i][1] += layer.macs
+        sums[i][2] += layer.ops
+    return [dataclasses.replace(n, params=p, macs=m, ops=o) for n, (p, m, o) in zip(nodes, sums, strict=True)]
 
 
 def _with_containers(shapes: Mapping[str, Shape]) -> dict[str, Shape]:
@@ -100,8 +123,10 @@ class _Shapes(fx.Interpreter):
 
     def run_node(self, n: fx.Node) -> object:
         result = super().run_node(n)
-        if n.op == "call_function" and isinstance(result, Tensor):
-            self.shapes[n.name] = tuple(result.shape[1:])
+        # A split returns a tuple of tensors: its step is drawn with the shape of the first.
+        first = result[0] if isinstance(result, tuple | list) and result else result
+        if n.op in ("call_function", "call_method") and isinstance(first, Tensor):
+            self.shapes[n.name] = tuple(first.shape[1:])
         return result
 
 
@@ -122,16 +147,21 @@ def measure_shapes(model: nn.Module, graph: fx.Graph, input_shape: Shape) -> dic
 
 
 def _macs(layer: nn.Module, path: str, shapes: Mapping[str, Shape]) -> int:
-    """Multiply-accumulates of the conv and linear layers in `layer`: each output element of a conv takes
-    (in / groups) x kernel of them, of a linear layer in_features."""
+    """Multiply-accumulates of `layer` and the layers inside it, as the table of layer kinds counts them, from
+    each one's output shape (in `shapes`, by path) and its input channels."""
     total = 0
     for name, m in layer.named_modules():
-        out = math.prod(shapes.get(f"{path}.{name}" if name else path, ()))
-        if isinstance(m, nn.Linear):
-            total += out * m.in_features
-        elif isinstance(m, nn.Conv1d | nn.Conv2d):
-            total += out * m.in_channels // m.groups * math.prod(m.kernel_size)
+        op = _op(m)
+        out = shapes.get(f"{path}.{name}" if name else path)
+        if op is not None and out is not None:
+            total += kind_of(op).cost(op, (op.ins, *out[1:]), out).macs
     return total
+
+
+def _op(module: nn.Module) -> Op | None:
+    """The op a built module stands for, read through the table of layer kinds; None for one it does not know."""
+    fields = read(module)
+    return None if fields is None else Op(name="", **{"ins": 0, "out": 0, **fields})
 
 
 def _composite(module: nn.Module) -> bool:
@@ -155,25 +185,16 @@ def _node(fx_node: fx.Node, model: nn.Module, names: dict[fx.Node, str], shapes:
         path = str(fx_node.target)
         layer = model.get_submodule(path)
         params = sum(p.numel() for p in layer.parameters())
-        block = _block_of(path)
+        block = block_of(path)
         block_kind = type(model.get_submodule(block)).__name__ if block else ""
         # Attention layers keep their input's shape; the static analysis records only their parts.
         shape = shapes[path] if path in shapes or not _composite(layer) else in_shape
         macs = _macs(layer, path, shapes)
-        return Node(
-            path,
-            type(layer).__name__,
-            inputs,
-            in_shape,
-            shape,
-            params,
-            macs,
-            _note(layer, in_shape, shape),
-            block,
-            block_kind,
-        )
+        note = _note(layer, in_shape, shape)
+        kind = type(layer).__name__
+        return Node(path, kind, inputs, in_shape, shape, params, macs, note=note, block=block, block_kind=block_kind)
     # A functional step: the residual add (`out += shortcut`, `out + shortcut`) or another op, named in its block.
-    block = next((_block_of(n) for n in inputs if _block_of(n)), "")
+    block = next((block_of(n) for n in inputs if block_of(n)), "")
     op = getattr(fx_node.target, "__name__", str(fx_node.target)).strip("_")
     kind = "add" if op in ("add", "iadd") else op
     block_kind = type(model.get_submodule(block)).__name__ if block else ""
@@ -182,26 +203,7 @@ def _node(fx_node: fx.Node, model: nn.Module, names: dict[fx.Node, str], shapes:
     return Node(name, kind, inputs, in_shape, shape, block=block, block_kind=block_kind)
 
 
-def _block_of(path: str) -> str:
-    """'layer3.4' for 'layer3.4.conv2'; '' outside the stages."""
-    parts = path.split(".")
-    return ".".join(parts[:2]) if len(parts) > 2 and parts[0].startswith("layer") and parts[1].isdigit() else ""
-
-
 def _note(layer: nn.Module, in_shape: Shape, shape: Shape) -> str:
-    """A layer's few defining numbers: '3x3/2, 64 -> 128', '2048 -> 1000'."""
-    if isinstance(layer, nn.Conv2d | nn.Conv1d):
-        k, s = layer.kernel_size[0], layer.stride[0]
-        groups = f", groups {layer.groups}" if layer.groups > 1 else ""
-        size = f"{k}x{k}/{s}" if isinstance(layer, nn.Conv2d) else f"k{k}"
-        return f"{size}, {layer.in_channels} -> {layer.out_channels}{groups}"
-    if isinstance(layer, nn.Linear):
-        return f"{layer.in_features} -> {layer.out_features}"
-    if isinstance(layer, nn.MaxPool2d | nn.AvgPool2d):
-        k, s = _first(layer.kernel_size), _first(layer.stride)
-        return f"{k}x{k}/{s}"
-    return ""
-
-
-def _first(value: int | tuple[int, ...]) -> int:
-    return value if isinstance(value, int) else value[0]
+    """A layer's few defining numbers, as the table of layer kinds writes them: '3x3/2, 64 -> 128', '2048 -> 1000'."""
+    op = _op(layer)
+    return "" if op is None or not in_shape or not shape else kind_of(op).note(op, in_shape, shape)

@@ -23,10 +23,12 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import Dataset
 
-from netspec.compiler import compile_spec
+from netspec.analysis import Analysis
+from netspec.compiler import compile_plan
 from netspec.data import Loaders, datasets_for, left_out
 from netspec.errors import NetspecError
 from netspec.finetune import check_parts, freeze, start_from, train_mode
+from netspec.network import NetworkPlan
 from netspec.records import Metrics, check_state, epoch_line, records
 from netspec.runs import Run
 from netspec.settings import TrainSettings
@@ -46,31 +48,33 @@ class TrainResult:
 
 
 def train(
-    spec: Spec,
+    analysis: Analysis,
     settings: TrainSettings,
     resume: bool = False,
     reads: Iterable[str | os.PathLike[str]] = (),
     files: Sequence[Path] = (),
 ) -> TrainResult:
-    """Train `spec` as `settings` say, writing results to settings.out (default runs/SPEC_NAME). No file of
-    `reads` (the spec, its extends chain, the settings file) is ever replaced by the run's files. `files` are
-    the spec's file and its extends chain, which name the published weights of settings.pretrained."""
+    """Train the analysed network as `settings` say, writing results to settings.out (default runs/SPEC_NAME). No
+    file of `reads` (the spec, its extends chain, the settings file) is ever replaced by the run's files. `files`
+    are the spec's file and its extends chain, which name the published weights of settings.pretrained."""
     created = _join_process_group(settings)
     try:
-        return _train(spec, settings, resume, _place(settings), Run.of(spec, settings, reads), files)
+        run = Run.of(analysis.spec, settings, reads)
+        return _train(analysis, settings, resume, _place(settings), run, files)
     finally:
         if created:
             dist.destroy_process_group()
 
 
 def _train(
-    spec: Spec, settings: TrainSettings, resume: bool, place: Place, run: Run, files: Sequence[Path]
+    analysis: Analysis, settings: TrainSettings, resume: bool, place: Place, run: Run, files: Sequence[Path]
 ) -> TrainResult:
+    spec = analysis.spec
     if settings.batch_size % place.world:
         raise NetspecError(f"batch size {settings.batch_size} does not split evenly across {place.world} processes")
-    check_parts(spec, settings.freeze)
+    check_parts(analysis, settings.freeze)
     torch.manual_seed(settings.seed)  # the same initial weights in every process (DDP also broadcasts rank 0's)
-    model = _model(spec, settings, place)
+    model = _model(analysis.plan, settings, place)
     # Before the run folder is touched: a checkpoint that does not fit, or freezing all there is, ends the run.
     report = start_from(model, spec, settings, files) if not resume else None
     if report is not None and place.main:
@@ -217,8 +221,8 @@ def _epoch(model: nn.Module, loaders: Loaders, recipe: _Recipe, place: Place, ep
     }
 
 
-def _model(spec: Spec, settings: TrainSettings, place: Place) -> nn.Module:
-    model = compile_spec(spec)
+def _model(net: NetworkPlan, settings: TrainSettings, place: Place) -> nn.Module:
+    model = compile_plan(net)
     if settings.sync_bn and place.world > 1:
         if place.device.type == "cpu":
             raise NetspecError(

@@ -19,8 +19,9 @@ import netspec
 from netspec import registry
 from netspec.analysis import analyze
 from netspec.blocks import Block
+from netspec.network import plan_network
 from netspec.plan import BlockArgs, BlockPlan, conv
-from netspec.sources import builtin_names
+from tests.representatives import representatives
 
 Cli = Callable[..., tuple[int, str, str]]
 ROOT = Path(__file__).resolve().parents[1]
@@ -50,11 +51,13 @@ def sizes(name: str) -> list[int]:
     return [32, 40] if name.startswith("cifar/") else [224, 160]
 
 
-@pytest.mark.parametrize("name", builtin_names())
-def test_every_layer_of_every_builtin_matches_the_built_module(name: str) -> None:
+@pytest.mark.slow
+@pytest.mark.parametrize("name", representatives())
+def test_every_layer_of_each_layout_matches_the_built_module(name: str) -> None:
+    # Every builtin's totals are held to the built module's in tests/test_zoo_diagrams.py.
     spec = netspec.load_spec(name)
     for size in sizes(name):
-        analysis = analyze(spec, size)
+        analysis = analyze(plan_network(spec), size)
         static = {x.path: (x.kind, x.shape, x.params, x.buffers) for x in analysis.layers if x.module}
         static |= {part.name: ("stage", part.shape, 0, 0) for part in analysis.parts() if part.name.startswith("layer")}
         layers, macs = measured(spec, size)
@@ -66,7 +69,7 @@ def test_resnet50_figures_are_torchvisions() -> None:
     reference = torchvision.models.resnet50()
     with FlopCounterMode(display=False) as counter:
         reference(torch.zeros(1, 3, 224, 224))
-    totals = analyze(netspec.load_spec("resnet50")).totals
+    totals = analyze(plan_network(netspec.load_spec("resnet50"))).totals
     assert (totals.params, totals.macs) == (
         sum(p.numel() for p in reference.parameters()),
         counter.get_total_flops() // 2,
@@ -74,6 +77,7 @@ def test_resnet50_figures_are_torchvisions() -> None:
     assert (totals.params, totals.macs) == (25_557_032, 4_089_184_256)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("name", "overrides"),
     [
@@ -101,7 +105,7 @@ def test_allocated_memory_matches_a_training_forward_pass(name: str, overrides: 
         if not list(module.children()):
             module.register_forward_hook(hook)
     model(torch.randn(2, spec.input.channels, 48, 48))
-    assert sum(layer.new for layer in analyze(spec, 48).layers if layer.module) == allocated
+    assert sum(layer.new for layer in analyze(plan_network(spec), 48).layers if layer.module) == allocated
 
 
 def test_summary_does_not_import_torch() -> None:
@@ -238,6 +242,7 @@ def _lines_executed(tmp_path: Path, stages: int) -> int:
     return count
 
 
+@pytest.mark.slow
 def test_validating_and_summarising_cost_is_linear_in_stages(tmp_path: Path) -> None:
     small, large = _lines_executed(tmp_path, 300), _lines_executed(tmp_path, 600)
     assert large / small < 2.05, (

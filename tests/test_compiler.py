@@ -37,6 +37,7 @@ def small(**overrides: Any) -> nn.Module:
     return netspec.build("resnet18", **(base | overrides))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("torchvision_name", "block"),
     [

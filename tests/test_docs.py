@@ -6,6 +6,8 @@ import importlib.util
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -17,6 +19,7 @@ def _script(name: str) -> Any:
     return module
 
 
+@pytest.mark.slow
 def test_generated_docs_are_current() -> None:
     assert _script("gen_docs").main(["--check"]) == 0, "run: python scripts/gen_docs.py"
 

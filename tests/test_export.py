@@ -31,6 +31,7 @@ def with_random_statistics(model: nn.Module) -> nn.Module:
     return model.eval()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["resnet50", "timm/resnetv2_50d", "timm/seresnext50_32x4d", "cifar/resnet20"])
 def test_optimized_model_matches_to_1e_5(name: str) -> None:
     model = with_random_statistics(netspec.build(name))
@@ -42,6 +43,7 @@ def test_optimized_model_matches_to_1e_5(name: str) -> None:
     assert ((got - expected).abs().max() / expected.abs().max()).item() < 1e-5
 
 
+@pytest.mark.slow
 def test_optimizing_folds_every_norm_that_follows_a_conv() -> None:
     optimized = netspec.optimize_for_inference(netspec.build("resnet50"))
     assert not any(isinstance(m, nn.BatchNorm2d) for m in optimized.modules())
@@ -73,6 +75,7 @@ def test_build_on_the_meta_device_allocates_no_weights() -> None:
     assert time.perf_counter() - start < 5  # loose: the bar (100 ms) is measured in bench/, not asserted here
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", builtin_names())
 def test_every_builtin_scripts_and_traces(name: str) -> None:
     model = netspec.build(name, device="meta").eval()
@@ -94,6 +97,7 @@ def test_torchscript_export_runs_like_the_model(tmp_path: Path, cli: Cli) -> Non
         assert torch.equal(scripted(x), model(x))
 
 
+@pytest.mark.slow
 def test_onnx_export_matches_torch_in_onnxruntime(tmp_path: Path, cli: Cli) -> None:
     reference = torchvision.models.resnet18().eval()
     torch.save(reference.state_dict(), tmp_path / "w.pt")
@@ -116,6 +120,7 @@ def test_safetensors_export_loads_strictly(tmp_path: Path, cli: Cli) -> None:
     netspec.load_weights(netspec.build("resnet18"), tmp_path / "w.safetensors")
 
 
+@pytest.mark.slow
 def test_compiles_without_graph_breaks() -> None:
     model = netspec.build("cifar/resnet20").eval()
     compiled = torch.compile(model, fullgraph=True, backend="eager")  # fullgraph: any graph break raises

@@ -18,12 +18,14 @@ from torchvision.ops.feature_pyramid_network import LastLevelMaxPool
 import netspec
 from netspec.analysis import analyze
 from netspec.loader import load_spec
+from netspec.network import plan_network
 
 Cli = Callable[..., tuple[int, str, str]]
 ALL = ["stem", "layer1", "layer2", "layer3", "layer4"]
 FPN_KEYS = {"layer1": "0", "layer2": "1", "layer3": "2", "layer4": "3"}  # torchvision's return_layers
 
 
+@pytest.mark.slow
 def test_resnet50d_features_equal_timms_features_only() -> None:
     reference = timm.create_model("resnet50d", features_only=True).double().eval()
     model = netspec.build("timm/resnet50d", features=ALL).double().eval()
@@ -76,6 +78,7 @@ def test_netspec_body_in_torchvisions_fpn_backbone_equals_resnet_fpn_backbone() 
     assert all(torch.allclose(got[k], expected[k], rtol=0, atol=1e-5) for k in expected)
 
 
+@pytest.mark.slow
 def test_faster_rcnn_runs_inference_and_a_training_step_on_a_netspec_backbone() -> None:
     torch.manual_seed(0)
     detector = FasterRCNN(_netspec_fpn(_fpn_reference()), num_classes=3, min_size=128, max_size=160)
@@ -122,7 +125,7 @@ def test_summary_shapes_channels_and_reductions_are_the_modules(name: str) -> No
     spec = load_spec(name)
     features = ["stem", *(f"layer{i + 1}" for i in range(len(spec.stages)))]
     size = spec.input.size
-    analysis = analyze(load_spec(name, overrides={"features": features}))
+    analysis = analyze(plan_network(load_spec(name, overrides={"features": features})))
     with torch.device("meta"):
         outputs = netspec.build(name, features=features)(torch.zeros(1, spec.input.channels, size, size))
     assert [o.shape for o in analysis.outputs] == [tuple(t.shape[1:]) for t in outputs]

@@ -64,6 +64,7 @@ def test_a_skip_prefix_that_names_nothing_is_a_mistake() -> None:
         netspec.load_weights(model, model.state_dict(), skip=("layer",))  # a prefix is a module, not text
 
 
+@pytest.mark.slow
 def test_build_and_export_skip_the_head_from_the_command_line(tmp_path: Path, cli: Cli) -> None:
     torch.save(torchvision.models.resnet18().state_dict(), tmp_path / "r18.pt")
     weights = str(tmp_path / "r18.pt")
@@ -90,6 +91,7 @@ def _checkpoint(tmp_path: Path) -> Path:
     return tmp_path / "c100.pt"
 
 
+@pytest.mark.slow
 def test_training_from_weights_with_frozen_stages_changes_only_the_rest(tmp_path: Path) -> None:
     path = _checkpoint(tmp_path)
     loaded = torch.load(path, weights_only=True)
@@ -141,6 +143,7 @@ def test_freeze_errors_name_the_part(tmp_path: Path, cli: Cli) -> None:
     assert not (tmp_path / "run").exists()
 
 
+@pytest.mark.slow
 def test_the_walkthroughs_image_folder_trains(tmp_path: Path, cli: Cli) -> None:
     """docs/finetuning.md's data script makes an ImageFolder that netspec train reads (a small net, one epoch)."""
     path = Path(__file__).resolve().parents[1] / "docs" / "examples" / "make_images.py"

@@ -154,6 +154,7 @@ SPECIAL = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", SPECIAL)
 def test_special_files_are_refused_without_waiting(tmp_path: Path, name: str) -> None:
     argv, make, message = SPECIAL[name]

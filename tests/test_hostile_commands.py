@@ -90,6 +90,7 @@ def test_bench_says_which_paths_it_cannot_run_here(cli: Cli, monkeypatch: pytest
     assert report["notes"] == ["onnxruntime: not installed here, not timed (pip install onnxruntime)"]
 
 
+@pytest.mark.slow
 def test_bench_takes_a_thread_count() -> None:
     argv = ["bench", "cifar/resnet20", "--batch", "1", "--paths", "eager", "--repeats", "1", "--warmup", "0"]
     done = subprocess.run([sys.executable, "-m", "netspec", *argv, "--threads", "1"], capture_output=True, text=True)
@@ -172,6 +173,7 @@ def test_training_that_cannot_run_is_refused_before_any_file(
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.slow
 def test_a_last_batch_of_one_image_is_left_out_and_said(tmp_path: Path, cli: Cli) -> None:
     """ResNet-18 at 32 x 32 ends in 1 x 1 maps, where batch norm cannot train on one image."""
     argv = ["resnet18", "--set", "input.size=32", "--set", "head.classes=10", *FAKE, "--fake-images", "17"]
@@ -187,6 +189,7 @@ def _train(folder: Path, workers: int, epochs: int, resume: bool = False) -> Any
     return netspec.train("cifar/resnet20", out=str(folder), resume=resume, **settings)
 
 
+@pytest.mark.slow
 def test_results_do_not_depend_on_the_number_of_loader_workers(tmp_path: Path) -> None:
     alone, helped = _train(tmp_path / "w0", 0, 2), _train(tmp_path / "w2", 2, 2)
     for key, value in alone.model.state_dict().items():

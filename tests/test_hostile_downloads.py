@@ -163,6 +163,7 @@ def test_a_server_that_stops_sending_is_given_up(
     assert _refused(monkeypatch, checkpoint, f"{server[0]}/hang", home) == "timed out"
 
 
+@pytest.mark.slow
 def test_sigterm_mid_download_leaves_nothing_in_the_cache(
     tmp_path: Path, checkpoint: bytes, server: tuple[str, int], home: Path
 ) -> None:
@@ -192,6 +193,7 @@ def test_sigterm_mid_download_leaves_nothing_in_the_cache(
     assert list(home.iterdir()) == []
 
 
+@pytest.mark.slow
 def test_a_temporary_file_left_by_a_harder_kill_is_cleared_once_stale(
     monkeypatch: pytest.MonkeyPatch, checkpoint: bytes, server: tuple[str, int], home: Path
 ) -> None:

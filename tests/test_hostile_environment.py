@@ -27,6 +27,7 @@ def test_a_stray_rank_silences_nothing(tmp_path: Path) -> None:
     assert (done.returncode, done.stdout, done.stderr) == (1, "", message)
 
 
+@pytest.mark.slow
 def test_a_stray_world_size_trains_one_process(tmp_path: Path) -> None:
     argv = ["train", "cifar/resnet20", "--data", "fake", "--fake-images", "16", "--batch-size", "8", "--epochs", "1"]
     done = _netspec([*argv, "--workers", "0", "--out", "run"], tmp_path, WORLD_SIZE="2")

@@ -25,6 +25,7 @@ SECRET = "API_KEY=sk-live-1234\n"
 REFUSED = "must be a builtin spec name or a relative path to a .yaml or .yml file"
 
 
+@pytest.mark.slow
 def test_a_small_checkpoint_that_inflates_to_gigabytes_is_refused_before_inflating(tmp_path: Path) -> None:
     bomb = checkpoint_bomb("fc.weight", (2 << 30) // 4)  # 2 GiB of zeros: torch.load alone peaks near 2.9 GB
     assert len(bomb) < 3 << 20

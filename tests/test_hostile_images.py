@@ -3,6 +3,7 @@ a loader worker; pixels are bounded by memory before decoding; links are walked 
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import struct
 import zlib
@@ -13,6 +14,8 @@ import pytest
 from PIL import Image
 
 from tests.measure import GiB, measured
+
+pytestmark = pytest.mark.slow  # `make test-fast` leaves these out (docs/testing.md)
 
 Cli = Callable[..., tuple[int, str, str]]
 
@@ -76,6 +79,8 @@ def test_an_image_that_cannot_be_read_is_named_in_one_line(tmp_path: Path, cli: 
     assert code == 1 and out == "" and err.count("\n") == 1 and err.startswith(f"{bad}: ") and fragment in err, err
     assert "Traceback" not in err and "DataLoader" not in err
     assert not (tmp_path / "run").exists()  # the run ended before its first epoch: nothing of it is left
+    # Its loader's workers are stopped with it, not left to the garbage collector (which waits 5 s on each).
+    assert multiprocessing.active_children() == []
 
 
 def test_an_image_just_under_pils_limit_is_refused_before_it_is_decoded(tmp_path: Path) -> None:

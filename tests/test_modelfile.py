@@ -29,6 +29,7 @@ def _metadata(path: Path) -> dict[str, str]:
         return dict(handle.metadata() or {})
 
 
+@pytest.mark.slow
 def test_a_model_file_alone_gives_the_built_models_outputs(tmp_path: Path, cli: Cli) -> None:
     alone = tmp_path / "alone"
     alone.mkdir()
@@ -67,6 +68,7 @@ def test_the_metadata_holds_the_resolved_spec_version_and_input_settings(tmp_pat
     assert all(torch.equal(v, saved[k]) for k, v in model.state_dict().items())
 
 
+@pytest.mark.slow
 def test_export_and_training_checkpoints_are_model_files(tmp_path: Path, cli: Cli) -> None:
     path = tmp_path / "e.safetensors"
     assert cli("export", "resnet50", "--format", "safetensors", "-o", str(path))[0] == 0

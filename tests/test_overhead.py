@@ -11,6 +11,8 @@ import torch
 
 from tests.opcount import Op, eval_ops, python_calls, torchvision_pair, training_step_ops
 
+pytestmark = pytest.mark.slow  # `make test-fast` leaves these out (docs/testing.md)
+
 
 @pytest.mark.parametrize("name", ["resnet18", "resnet50", "resnet152"])
 @pytest.mark.parametrize("run", [training_step_ops, eval_ops], ids=["training_step", "eval"])

@@ -73,6 +73,7 @@ def _cached(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, home: Path) -> tupl
     return source, state
 
 
+@pytest.mark.slow
 def test_a_cached_file_with_the_right_hash_loads(tmp_path: Path, home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     _, state = _cached(tmp_path, monkeypatch, home)
     model = netspec.build("resnet18", pretrained=True)
@@ -166,6 +167,7 @@ def server(tmp_path: Path) -> Iterator[tuple[str, dict[str, bytes]]]:
     httpd.server_close()
 
 
+@pytest.mark.slow
 def test_a_download_lands_in_the_cache_only_when_whole_and_verified(
     tmp_path: Path, home: Path, monkeypatch: pytest.MonkeyPatch, server: tuple[str, dict[str, bytes]]
 ) -> None:
@@ -192,6 +194,7 @@ def test_a_download_lands_in_the_cache_only_when_whole_and_verified(
     assert all(torch.equal(model.state_dict()[k], v) for k, v in state.items())
 
 
+@pytest.mark.slow
 def test_training_starts_from_the_published_weights(
     tmp_path: Path, home: Path, monkeypatch: pytest.MonkeyPatch, cli: Cli
 ) -> None:

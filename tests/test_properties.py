@@ -16,6 +16,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import pytest
 import torch
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
@@ -24,6 +25,7 @@ import netspec
 from netspec.analysis import analyze
 from netspec.errors import NetspecError, SpecError
 from netspec.gate import admit
+from netspec.network import plan_network
 from netspec.sources import builtin_dir
 
 settings.register_profile("default", max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -75,6 +77,7 @@ def small_specs(draw: st.DrawFn) -> dict[str, Any]:
     }
 
 
+@pytest.mark.slow
 @given(small_specs())
 def test_random_valid_specs_build_as_analysed(data: dict[str, Any]) -> None:
     try:
@@ -82,7 +85,7 @@ def test_random_valid_specs_build_as_analysed(data: dict[str, Any]) -> None:
     except ValueError:
         assume(False)  # the rare combination a cross-field rule refuses
         raise
-    analysis = analyze(spec)
+    analysis = analyze(plan_network(spec))
     model = netspec.build(spec).eval()
     with torch.no_grad():
         out = model(torch.randn(2, spec.input.channels, spec.input.size, spec.input.size))
@@ -116,6 +119,7 @@ def mutated_texts(draw: st.DrawFn) -> bytes:
     return raw
 
 
+@pytest.mark.slow
 @given(mutated_texts())
 def test_mutated_spec_files_load_or_fail_with_a_located_error(raw: bytes) -> None:
     with tempfile.TemporaryDirectory() as tmp:

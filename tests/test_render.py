@@ -15,9 +15,10 @@ import pytest
 import torch
 
 import netspec
-from netspec.compiler import compile_spec
-from netspec.sources import builtin_names
+from netspec.compiler import compile_plan
+from netspec.network import plan_network
 from netspec.structure import trace
+from tests.representatives import representatives
 
 Cli = Callable[..., tuple[int, str, str]]
 Attrs = dict[str, str]
@@ -91,6 +92,7 @@ def test_stage_detail_is_a_chain_of_parts_whose_figures_add_up() -> None:
     assert [attrs.get("label") for _, _, attrs in edges][1:3] == ["64 x 56 x 56", "256 x 56 x 56"]
 
 
+@pytest.mark.slow
 def test_block_detail_clusters_each_stage_and_collapses_repeats() -> None:
     nodes, edges, clusters = parse(netspec.diagram("resnet152", "block").source)
     assert clusters == ["cluster_layer1", "cluster_layer2", "cluster_layer3", "cluster_layer4"]
@@ -154,15 +156,16 @@ def test_a_model_without_a_spec_is_measured_on_the_meta_device() -> None:
     assert sum(figure(a, "params") for a in nodes.values()) == 11_689_512
 
 
-@pytest.mark.parametrize("name", builtin_names())
+@pytest.mark.slow
+@pytest.mark.parametrize("name", representatives())
 def test_static_shapes_equal_a_pass_on_the_meta_device(name: str) -> None:
     spec = netspec.load_spec(name)
     with torch.device("meta"):
-        model = compile_spec(spec)
+        model = compile_plan(plan_network(spec))
     size = (spec.input.channels, spec.input.size, spec.input.size)
     from netspec.analysis import analyze
 
-    static = trace(model, size, {layer.path: layer.shape for layer in analyze(spec).layers})
+    static = trace(model, size, {layer.path: layer.shape for layer in analyze(plan_network(spec)).layers})
     assert static == trace(model, size)
 
 

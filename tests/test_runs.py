@@ -24,6 +24,8 @@ import netspec
 from netspec.errors import NetspecError
 from netspec.runs import Run, folder_name
 
+pytestmark = pytest.mark.slow  # `make test-fast` leaves these out (docs/testing.md)
+
 Cli = Callable[..., tuple[int, str, str]]
 ROOT = Path(__file__).resolve().parents[1]
 TINY = "netspec: 1\ninput: {size: 8}\nstem: {preset: cifar, width: 4}\nstages: [{depth: 1, width: 4, stride: 1}]\n"

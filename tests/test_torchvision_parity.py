@@ -1,4 +1,4 @@
-"""Builtin specs reproduce torchvision's ResNets: parameters, state_dict keys, and outputs."""
+"""Builtin specs reproduce torchvision's ResNets: state_dict keys in torchvision's order, parameter counts."""
 
 from __future__ import annotations
 
@@ -12,20 +12,13 @@ NAMES = ["resnet18", "resnet34", "resnet50", "resnet101", "resnet152"]
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_builtin_matches_torchvision(name: str) -> None:
-    torch.manual_seed(0)
-    reference = getattr(torchvision.models, name)().eval()
-    model = netspec.build(f"specs/{name}.yaml").eval()
-
-    def count(m: torch.nn.Module) -> int:
-        return sum(p.numel() for p in m.parameters())
-
-    assert count(model) == count(reference)
-    assert list(model.state_dict()) == list(reference.state_dict())
-    model.load_state_dict(reference.state_dict(), strict=True)
-    x = torch.randn(2, 3, 224, 224)
-    with torch.no_grad():
-        torch.testing.assert_close(model(x), reference(x), rtol=0, atol=1e-6)
+def test_builtin_has_torchvisions_state_dict_in_its_order(name: str) -> None:
+    # The same keys in the same order, shapes included (tests/test_zoo.py loads the weights and compares outputs).
+    with torch.device("meta"):
+        reference = getattr(torchvision.models, name)()
+        model = netspec.build(f"specs/{name}.yaml")
+    ours = [(key, tuple(t.shape)) for key, t in model.state_dict().items()]
+    assert ours == [(key, tuple(t.shape)) for key, t in reference.state_dict().items()]
 
 
 def test_resnet101_parameter_count_is_torchvisions_published_figure() -> None:

@@ -27,9 +27,12 @@ from safetensors.torch import load_file
 
 import netspec
 from netspec.errors import NetspecError
+from netspec.network import plan_network
 from netspec.runs import Run
 from netspec.settings import TrainSettings, load_settings
 from tests.ddp_worker import train_rank
+
+pytestmark = pytest.mark.slow  # `make test-fast` leaves these out (docs/testing.md)
 
 Cli = Callable[..., tuple[int, str, str]]
 TIMING = ("images_per_s", "seconds")  # the only metrics that may differ between identical runs
@@ -111,8 +114,11 @@ def test_a_compiled_model_trains_as_the_eager_one(tmp_path: Path) -> None:
     another order: its gradients differ from eager's by up to 8e-5 of their size (batch norm's backward sums
     most), which two SGD steps carry to about 2.4e-4 in the weights. Not bit for bit, but the same training."""
     settings = {"data": "fake", "fake_images": 32, "batch_size": 16, "epochs": 1, "workers": 0, "augment": False}
-    eager = netspec.train(_resnet20(), out=str(tmp_path / "eager"), **settings)
-    compiled = netspec.train(_resnet20(), out=str(tmp_path / "compiled"), compile=True, **settings)
+    # CIFAR's ResNet-8 (a block per stage): every kind of layer of ResNet-20, and a third of the graph to compile.
+    stages = [{"depth": 1, "width": 16 * 2**i, "stride": min(i + 1, 2)} for i in range(3)]
+    spec = netspec.load_spec("cifar/resnet20", overrides={"head": {"classes": 4}, "stages": stages})
+    eager = netspec.train(spec, out=str(tmp_path / "eager"), **settings)
+    compiled = netspec.train(spec, out=str(tmp_path / "compiled"), compile=True, **settings)
     for key, value in eager.model.state_dict().items():
         torch.testing.assert_close(compiled.model.state_dict()[key], value, rtol=1e-2, atol=1e-3)
     ours, theirs = ({k: v for k, v in r.metrics[0].items() if k not in TIMING} for r in (compiled, eager))
@@ -296,7 +302,7 @@ def test_sync_bn_across_cpu_processes_is_refused_with_the_alternative() -> None:
     from netspec.trainer import Place, _model
 
     with pytest.raises(NetspecError, match=r"--sync-bn needs GPUs.*use 'norm: group'"):
-        _model(_resnet20(), TrainSettings(sync_bn=True), Place(0, 2, torch.device("cpu")))
+        _model(plan_network(_resnet20()), TrainSettings(sync_bn=True), Place(0, 2, torch.device("cpu")))
 
 
 def test_resolved_spec_and_settings_read_back(tmp_path: Path) -> None:

@@ -34,7 +34,7 @@ class RegNetOptions(BaseModel):
 
 
 def _conv_norm_act(name: str, ins: int, out: int, kernel: int, a: BlockArgs, relu: bool, **kw: int) -> Op:
-    """torchvision's Conv2dNormActivation: a Sequential of conv, norm and (unless `relu` is False) activation."""
+    """torchvision's conv-norm-activation block: a Sequential of conv, norm and (unless `relu` is False) activation."""
     layers = [conv("0", ins, out, kernel, style=a.style, **kw), norm("1", out, a.style)]
     layers += [act("2", out, a.style.act)] if relu else []
     return Op(name, "sequential", ins, out, children=tuple(layers))
