@@ -45,7 +45,7 @@ def _option_problems(spec: Spec) -> list[Problem]:
     """Each block type validates its own `options` with the model it registered."""
     found: list[Problem] = []
     for i, (stage, block) in enumerate(zip(spec.stages, spec.stage_blocks(), strict=True)):
-        model, own = block_type(block.type).options, stage.options or {}
+        model, own = block_type(block.type).options, getattr(stage, "options", None) or {}
         if model is None:
             if block.options:
                 where = f"stages.{i}.options" if own else "block.options"

@@ -8,7 +8,7 @@ first block, the default expansion, the norm and activation, the stochastic dept
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from typing import TYPE_CHECKING
 
 from netspec.features import FeaturePoint, Tap, chosen, stride
@@ -81,6 +81,15 @@ class NetworkPlan:
         return 2
 
 
+def passed(block: BlockSettings) -> list[str]:
+    """The block settings a plan function receives as they are, by name: the fields BlockArgs shares with
+    BlockSettings, but `options` (validated by the block type) and `drop_path` (a rate per block)."""
+    return [f.name for f in fields(BlockArgs) if f.name in type(block).model_fields and f.name not in NOT_PASSED]
+
+
+NOT_PASSED = ("options", "drop_path")
+
+
 def style(block: BlockSettings) -> Style:
     return Style(block.norm, block.norm_groups, block.act, block.conv)
 
@@ -100,17 +109,11 @@ def stages(spec: Spec) -> Iterator[StageArgs]:
             # torchvision and timm keep the previous stage's dilation in the first block's strided conv.
             first_dilation=dilation,
             style=style(block),
-            groups=block.groups,
-            width_per_group=block.width_per_group,
             stride_in_1x1=block.stride_at == "1x1",
             preact=block.order == "pre",
-            attn=block.attn,
-            attn_ratio=block.attn_ratio,
-            attn_divisor=block.attn_divisor,
-            shortcut=block.shortcut,
-            shortcut_act=block.shortcut_act,
-            aa=block.aa,
             options=kind.options.model_validate(block.options) if kind.options is not None else None,
+            # Every other block setting that a plan reads reaches it under its own name.
+            **{name: getattr(block, name) for name in passed(block)},
         )
         yield StageArgs(i, stage, block, first, kind, start, total)
         channels, dilation, start = first.out_channels, stage.dilation, start + stage.depth

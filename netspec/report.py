@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass
 
 from netspec.analysis import BYTES_PER_ELEMENT, Analysis, Part, Totals
 from netspec.anatomy import Layer, Shape
+from netspec.places import block_of, stage_of
 from netspec.spec import Spec
 
 DEPTHS = ("stage", "block", "layer")
@@ -69,11 +70,11 @@ def _children(mine: list[Layer], part: Part, depth: str) -> list[Row]:
             )
             for layer in mine
         ]
-    if not part.name.startswith("layer"):
+    if not stage_of(part.name):
         return []
     groups: dict[str, list[Layer]] = {}
     for layer in mine:
-        groups.setdefault(".".join(layer.path.split(".")[:2]), []).append(layer)
+        groups.setdefault(block_of(layer.path) or layer.path, []).append(layer)
     return [
         Row(name, part.kind, layers[-1].shape, Totals.of(layers).params, Totals.of(layers).macs, 1)
         for name, layers in groups.items()

@@ -10,6 +10,7 @@ from pydantic import (
     Field,
     GetJsonSchemaHandler,
     ValidationInfo,
+    create_model,
     field_validator,
     model_validator,
 )
@@ -191,43 +192,45 @@ class BlockSettings(_Model):
         return name
 
 
-def _override(name: str) -> Any:
-    return Field(None, description=f"overrides block.{name} for this stage")
-
-
-class Stage(_Model):
+class _StageFields(_Model):
     """A run of `depth` blocks; the first one strides and changes width."""
+
+    # A stage may also set any of BlockSettings' fields: Stage, below, adds an override field for each.
 
     depth: Positive = Field(description="number of blocks")
     width: Positive = Field(description="base width (torchvision's planes): outputs width x expansion channels")
     stride: Positive = Field(description="stride of the stage's first block")
     dilation: Positive = Field(1, description="dilation of the 3x3 convs after the first block")
-    type: str | None = _override("type")
-    order: Order | None = _override("order")
-    stride_at: StrideAt | None = _override("stride_at")
-    groups: Positive | None = _override("groups")
-    width_per_group: Positive | None = _override("width_per_group")
-    expansion: Positive | None = _override("expansion")
-    shortcut: Shortcut | None = _override("shortcut")
-    shortcut_act: bool | None = _override("shortcut_act")
-    conv: Conv | None = _override("conv")
-    aa: AntiAlias | None = _override("aa")
-    norm: Norm | None = _override("norm")
-    norm_groups: Positive | None = _override("norm_groups")
-    act: Activation | None = _override("act")
-    attn: Attention | None = _override("attn")
-    attn_ratio: Annotated[float, Field(gt=0.0, le=1.0)] | None = _override("attn_ratio")
-    attn_divisor: Positive | None = _override("attn_divisor")
-    zero_init_last: bool | None = _override("zero_init_last")
-    drop_path: Rate | None = _override("drop_path")
-    options: dict[str, Any] | None = Field(None, description="overrides keys of block.options for this stage")
 
     def block_settings(self, defaults: BlockSettings) -> BlockSettings:
         """The network's block settings with this stage's overrides applied (options key by key)."""
         overrides = {k: getattr(self, k) for k in BlockSettings.model_fields if getattr(self, k) is not None}
-        if self.options is not None:
-            overrides["options"] = {**defaults.options, **self.options}
+        options = getattr(self, "options", None)
+        if options is not None:
+            overrides["options"] = {**defaults.options, **options}
         return BlockSettings.model_validate({**defaults.model_dump(), **overrides})
+
+
+def _overrides() -> dict[str, Any]:
+    """A stage's override of each block setting: its type, or None (the stage keeps `block`'s). Declared once, in
+    BlockSettings, from which these fields, the schema and the docs follow."""
+    fields: dict[str, Any] = {}
+    for name, info in BlockSettings.model_fields.items():
+        doc = (
+            "overrides keys of block.options for this stage"
+            if name == "options"
+            else f"overrides block.{name} for this stage"
+        )
+        fields[name] = (info.rebuild_annotation() | None, Field(None, description=doc))
+    return fields
+
+
+if TYPE_CHECKING:
+    Stage = _StageFields
+else:
+    Stage = create_model(
+        "Stage", __base__=_StageFields, __doc__=_StageFields.__doc__, __module__=__name__, **_overrides()
+    )
 
 
 class Head(_Model):

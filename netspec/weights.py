@@ -17,6 +17,7 @@ from netspec.convert import to_netspec_layout
 from netspec.errors import NetspecError, did_you_mean
 from netspec.files import read_input
 from netspec.modelfile import metadata
+from netspec.places import stage_of
 from netspec.spec import Spec
 
 FORMATS = (".pt", ".safetensors")
@@ -27,7 +28,7 @@ def parameters_by_part(model: nn.Module) -> dict[str, int]:
     counts: dict[str, int] = {}
     part = "stem"
     for name, child in model.named_children():
-        if name.startswith("layer") and name[5:].isdigit():
+        if stage_of(name) == name:
             part = name
         elif part != "stem":
             part = "head"

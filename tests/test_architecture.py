@@ -107,3 +107,16 @@ def test_the_package_root_only_re_exports() -> None:
     public = [name for name in vars(netspec.api) if not name.startswith("_") and callable(getattr(netspec.api, name))]
     functions = [n for n in public if getattr(getattr(netspec.api, n), "__module__", "") == "netspec.api"]
     assert set(functions) <= set(exported)
+
+
+def test_a_plans_arguments_default_as_the_spec_does() -> None:
+    # Block settings reach plans by name (netspec.network.passed); a BlockArgs made by hand (a registered type's
+    # sample block) takes the spec's defaults, so the two cannot drift apart.
+    from dataclasses import fields
+
+    from netspec.plan import BlockArgs
+    from netspec.spec import BlockSettings
+
+    shared = [f for f in fields(BlockArgs) if f.name in BlockSettings.model_fields and f.name != "options"]
+    assert len(shared) >= 9
+    assert {f.name: f.default for f in shared} == {f.name: BlockSettings.model_fields[f.name].default for f in shared}

@@ -6,6 +6,7 @@ papers' tables, never from netspec's own output.
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
@@ -133,7 +134,8 @@ def test_paper_imagenet(layers: int) -> None:
     model = netspec.build(f"paper/resnet{layers}")
     assert_same_network(model, reference, reference.state_dict())
     exact = macs(reference, 224)
-    assert macs(model, 224) == exact
+    # netspec's count at 224, which tests/test_zoo_diagrams.py holds equal to torch's count in the built module.
+    assert json.loads(netspec.summary(f"paper/resnet{layers}", format="json"))["totals"]["macs"] == exact
     # Table 1 prints two significant digits and rounds inconsistently (the exact ResNet-50 count, 3.86e9,
     # appears as 3.8): the printed figure is the exact count rounded or truncated to one decimal.
     billions = exact / 1e9
