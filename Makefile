@@ -47,11 +47,11 @@ typecheck: $(STAMP)
 
 # The whole suite, a worker per core (pytest-xdist): under 5 minutes on 2 cores (docs/testing.md).
 test: setup lint typecheck
-	$(BIN)/python -m pytest -q -n auto --dist worksteal
+	$(BIN)/python -m pytest -q -n auto --dist loadgroup
 
 # The quick tier to run while working: all but the tests marked slow, under a minute on 2 cores.
 test-fast: setup
-	$(BIN)/python -m pytest -q -n auto --dist worksteal -m "not slow"
+	$(BIN)/python -m pytest -q -n auto --dist loadgroup -m "not slow"
 
 # Refresh the lock: the newest versions pyproject.toml allows, resolved into a scratch venv where lint, types
 # and the whole suite must pass before constraints.txt is rewritten. One line: `make lock`.
