@@ -42,9 +42,7 @@ def layer(op: Op, path: str, x: Shape, part: str) -> Layer:
     if kind.checked and x[0] != op.ins:
         raise PlanMismatch(f"{path}: the plan gives it {op.ins} input channels, but it receives {x[0]}")
     y = kind.shape(op, x)
-    cost, note = kind.cost(op, x, y), kind.note(op, x, y)
-    cls = class_name(op, len(x) - 1)
-    c = cost
+    c, note, cls = kind.cost(op, x, y), kind.note(op, x, y), class_name(op, len(x) - 1)
     return Layer(path, cls, y, c.params, c.buffers, c.macs, c.ops, c.new, kind.module, note, part)
 
 

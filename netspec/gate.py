@@ -18,8 +18,7 @@ from netspec.analysis import Analysis, analyze
 from netspec.checks import plan_problems
 from netspec.errors import SpecError
 from netspec.families.regnet import written_field
-from netspec.limits import Limits, cost_problems, field_problems
-from netspec.limits import plan_problems as limit_plan_problems
+from netspec.limits import Limits, channel_problems, cost_problems, field_problems
 from netspec.loader import load
 from netspec.messages import problem_at
 from netspec.network import NetworkPlan, PlanProblems, plan_network
@@ -60,7 +59,7 @@ def admit(
         except PlanProblems as problems:
             found = problems.problems
         else:
-            found = plan_problems(net) + limit_plan_problems(net, limits)
+            found = plan_problems(net) + channel_problems(net, limits)
     if not found:
         analysis = analyze(net, size)
         found = cost_problems(analysis, limits)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -353,9 +353,9 @@ class _Known:
     """A torch class this table builds: its kind and variant, and its number of spatial axes."""
 
     kind: str
-    variant: str = ""
-    dims: int = 0
-    known: Kind = field(default_factory=Kind)
+    variant: str
+    dims: int  # 0: the class is the same whatever the number of axes
+    known: Kind
 
 
 def _by_class() -> dict[str, _Known]:
@@ -363,10 +363,10 @@ def _by_class() -> dict[str, _Known]:
     table: dict[str, _Known] = {}
     entries = [(k, "", kind) for k, kind in KINDS.items()]
     entries += [(k, v, kind) for k, variants in VARIANTS.items() for v, kind in variants.items()]
-    for name, variant, kind in entries:
+    for name, variant, kind in entries:  # the first entry of a class wins (Identity: the identity op, not a norm)
         for dims in (1, 2, 3):
             cls = kind.class_name(dims)
-            if cls and (cls not in table or "{d}" in kind.torch):
+            if cls:
                 table.setdefault(cls, _Known(name, variant, dims if "{d}" in kind.torch else 0, kind))
     return table
 

@@ -80,7 +80,7 @@ def field_problems(spec: Spec, limits: Limits) -> list[Problem]:
     return found
 
 
-def plan_problems(net: NetworkPlan, limits: Limits) -> list[Problem]:
+def channel_problems(net: NetworkPlan, limits: Limits) -> list[Problem]:
     """Channels of the planned layers: the widest layer of each stage (an expansion or an attention's width may
     exceed the stage's width)."""
     found: list[Problem] = []

@@ -81,13 +81,13 @@ class NetworkPlan:
         return 2
 
 
+NOT_PASSED = ("options", "drop_path")
+
+
 def passed(block: BlockSettings) -> list[str]:
     """The block settings a plan function receives as they are, by name: the fields BlockArgs shares with
     BlockSettings, but `options` (validated by the block type) and `drop_path` (a rate per block)."""
     return [f.name for f in fields(BlockArgs) if f.name in type(block).model_fields and f.name not in NOT_PASSED]
-
-
-NOT_PASSED = ("options", "drop_path")
 
 
 def style(block: BlockSettings) -> Style:

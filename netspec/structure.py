@@ -69,7 +69,7 @@ def with_figures(nodes: Sequence[Node], layers: Iterable[Layer]) -> list[Node]:
     """`nodes` carrying the static analysis's parameters, MACs and element-wise ops, so that a diagram adds up
     to the summary: each layer's figures go to the step of its path or of the nearest module around it, and a
     functional op the trace names otherwise (Res2Net's splits and sums) to the last step of its block."""
-    index = {n.name: i for i, n in reversed(list(enumerate(nodes)))}  # a module's first call
+    index = {n.name: i for i, n in enumerate(nodes)}  # a module's later calls are named `path#2`, ...
     last_of_block = {n.block: i for i, n in enumerate(nodes) if n.block}
     sums = [[0, 0, 0] for _ in nodes]
     for layer in layers:
