@@ -12,7 +12,7 @@ import math
 import os
 import time
 from collections.abc import Iterable, Sequence
-from contextlib import nullcontext
+from contextlib import nullcontext, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
@@ -85,10 +85,20 @@ def _train(
         try:
             history = _epochs(model, loaders, recipe, place, run, spec, resume)
         except BaseException:
-            if place.main and not resume:  # ended before its first epoch: the folder as it was
-                run.discard_unfinished()
+            if place.main:
+                _settle(run, resume)
             raise
     return TrainResult(history, model, run.folder)
+
+
+def _settle(run: Run, resume: bool) -> None:
+    """A run that ends early (Ctrl-C, a failed write, divergence) leaves its folder as of its last committed epoch,
+    still holding the lock: a new run that ends before its first epoch leaves the folder as it was, and a commit
+    under way is finished or undone here rather than by the next --resume (a kill -9 leaves that to it)."""
+    if not resume:
+        run.discard_unfinished()
+    with suppress(NetspecError):  # a folder changed under the run: --resume says what is wrong with it
+        run.committed()
 
 
 def _loaders(spec: Spec, settings: TrainSettings, resume: bool, place: Place, run: Run) -> Loaders:

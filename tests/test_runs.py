@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import errno
 import fcntl
+import hashlib
 import json
 import math
 import os
@@ -107,6 +108,12 @@ def test_ctrl_c_says_which_epoch_the_folder_holds(
     code, _, err = cli("train", spec, *OPTIONS, "--epochs", "2", "--out", str(out))
     assert (code, err) == (130, f"\ninterrupted; {out} holds epoch {kept}: continue with --resume\n")
     monkeypatch.undo()
+    # The commit under way is finished (committed) or undone (staged) before the run ends: the folder is that
+    # epoch's, file for file, with nothing staged left over, without waiting for a --resume to settle it.
+    manifest = Run(out).read_manifest()
+    assert manifest.epoch == kept and not list(out.glob("*.next")) and not list(out.glob(".*.tmp"))
+    assert all(hashlib.sha256((out / name).read_bytes()).hexdigest() == sha for name, sha in manifest.files.items())
+    assert len((out / "metrics.jsonl").read_text().splitlines()) == kept
     netspec.train(spec, resume=True, epochs=3, out=str(out), **SETTINGS)
     netspec.train(spec, epochs=3, out=str(tmp_path / "whole"), **SETTINGS)
     _same_run(out, tmp_path / "whole")
