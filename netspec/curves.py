@@ -13,6 +13,7 @@ def learning_curves(history: list[Metrics]) -> bytes:
 
     matplotlib.use("Agg")  # no display: draw into memory
     from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
 
     # Fixed margins rather than a layout engine: the constrained layout measured every label on each call and took
     # 40% of the time of a small run's epoch; these margins fit the labels, which are the same whatever the run.
@@ -23,6 +24,7 @@ def learning_curves(history: list[Metrics]) -> bytes:
         for split, style in (("train", "-o"), ("test", "-s")):
             axes.plot(epochs, [row[f"{split}_{key}"] for row in history], style, markersize=3, label=split)
         axes.set_xlabel("epoch")
+        axes.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers (not 1.0, 1.5, ...)
         axes.set_ylabel(label)
         axes.grid(alpha=0.3)
         axes.legend()
