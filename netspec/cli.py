@@ -18,7 +18,7 @@ from netspec.cli_train import run_train
 from netspec.cli_weights import load_chosen
 from netspec.diff import render as render_diff
 from netspec.drawing import check_diagram_format, diagram_bytes, draw
-from netspec.errors import NetspecError, Terminated, printable, stopped
+from netspec.errors import NetspecError, clear_interrupts, interrupt, printable, stopped
 from netspec.feasible import check_memory
 from netspec.files import Writer
 from netspec.gate import Admitted, admit
@@ -41,7 +41,32 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     args = parser().parse_args(argv)
     args.argv = argv
-    signal.signal(signal.SIGTERM, _terminate)
+    # Ctrl-C and SIGTERM end a command as exceptions, raised where it is, so that what was under way is undone;
+    # the handlers are this command's, and put back as they were when it returns (it may run inside a program).
+    handlers = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
+    hook, sys.unraisablehook = sys.unraisablehook, _quiet_interrupts(sys.unraisablehook)
+    try:
+        return _run(args)
+    finally:
+        clear_interrupts()
+        sys.unraisablehook = hook
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
+
+
+def _quiet_interrupts(hook: Any) -> Any:
+    """`hook`, but silent about an interrupt raised in a finalizer: Python drops it there with a traceback, and
+    netspec raises it again at the next batch, which ends the command in its one line."""
+
+    def quiet(info: Any) -> None:
+        if not isinstance(info.exc_value, KeyboardInterrupt):
+            hook(info)
+
+    return quiet
+
+
+def _run(args: argparse.Namespace) -> int:
+    """The command, its errors as one line each and its exit code."""
     try:
         return int(_COMMANDS[args.command](args))
     except NetspecError as exc:
@@ -62,10 +87,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(printable(f"{exc.filename or ''}: {exc.strerror or exc}".lstrip(": ")), file=sys.stderr)
         return 1
-
-
-def _terminate(signum: int, frame: object) -> None:
-    raise Terminated()
 
 
 def _validate(args: argparse.Namespace) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import re
+import signal
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -41,6 +42,29 @@ class Terminated(KeyboardInterrupt):
     undone as for Ctrl-C: temporary files removed, a run folder left at its last committed epoch."""
 
     word, code = "terminated", 143
+
+
+_raised: list[KeyboardInterrupt] = []  # interrupts raised by `interrupt` and not yet reported
+
+
+def interrupt(signum: int, frame: object) -> None:
+    """netspec.cli's handler of SIGINT and SIGTERM: raise where the process is, and remember it. Python drops an
+    exception raised in a finalizer or a weakref callback (it prints "Exception ignored" and goes on), so a Ctrl-C
+    that lands in garbage collection would be lost; `check_interrupted` raises it again at the next batch."""
+    exc = Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
+    _raised.append(exc)
+    raise exc
+
+
+def check_interrupted() -> None:
+    """Raise the interrupt that arrived and was not reported yet, if any (see `interrupt`)."""
+    if _raised:
+        raise _raised[-1]
+
+
+def clear_interrupts() -> None:
+    """Forget the interrupts raised so far: the command they ended has returned."""
+    _raised.clear()
 
 
 def stopped(exc: KeyboardInterrupt) -> tuple[str, int]:

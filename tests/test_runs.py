@@ -10,6 +10,7 @@ import json
 import math
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -117,6 +118,34 @@ def test_ctrl_c_says_which_epoch_the_folder_holds(
     netspec.train(spec, resume=True, epochs=3, out=str(out), **SETTINGS)
     netspec.train(spec, epochs=3, out=str(tmp_path / "whole"), **SETTINGS)
     _same_run(out, tmp_path / "whole")
+
+
+class _CollectedDuringCtrlC:
+    """An object whose finalizer is running when Ctrl-C arrives: Python prints "Exception ignored" and drops the
+    KeyboardInterrupt raised there (seen in a full run: one Ctrl-C, and a run of 100,000 epochs went on)."""
+
+    def __del__(self) -> None:
+        signal.getsignal(signal.SIGINT)(signal.SIGINT, None)  # type: ignore[operator]
+
+
+def test_a_ctrl_c_that_lands_in_a_finalizer_still_ends_the_run(
+    tmp_path: Path, cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from netspec import curves as module
+
+    spec, out, real = _tiny(tmp_path), tmp_path / "run", module.learning_curves
+
+    def curves(history: list[dict[str, float]]) -> bytes:
+        if len(history) == 1:
+            _CollectedDuringCtrlC()  # dropped at once: its __del__ runs here, and its exception is lost
+        return real(history)
+
+    monkeypatch.setattr(module, "learning_curves", curves)
+    code, _, err = cli("train", spec, *OPTIONS, "--epochs", "3", "--out", str(out))
+    assert code == 130, err  # not 0: the run did not go on to train epochs 2 and 3
+    assert err == f"\ninterrupted; {out} holds epoch 1: continue with --resume\n"  # no "Exception ignored" trace
+    assert Run(out).read_manifest().epoch == 1 and len(Run(out).read_metrics(1)) == 1
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the command's handler is put back
 
 
 def test_a_full_disk_mid_epoch_ends_in_one_line_and_the_last_good_epoch(
