@@ -43,7 +43,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.argv = argv
     # Ctrl-C and SIGTERM end a command as exceptions, raised where it is, so that what was under way is undone;
     # the handlers are this command's, and put back as they were when it returns (it may run inside a program).
-    handlers = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
+    # A signal the process was started to ignore (a background job's SIGINT, nohup) stays ignored, as in Python.
+    signals = [sig for sig in (signal.SIGINT, signal.SIGTERM) if signal.getsignal(sig) is not signal.SIG_IGN]
+    handlers = {sig: signal.signal(sig, interrupt) for sig in signals}
     hook, sys.unraisablehook = sys.unraisablehook, _quiet_interrupts(sys.unraisablehook)
     try:
         return _run(args)

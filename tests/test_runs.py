@@ -141,11 +141,15 @@ def test_a_ctrl_c_that_lands_in_a_finalizer_still_ends_the_run(
         return real(history)
 
     monkeypatch.setattr(module, "learning_curves", curves)
-    code, _, err = cli("train", spec, *OPTIONS, "--epochs", "3", "--out", str(out))
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)  # as in a terminal (not a background job)
+    try:
+        code, _, err = cli("train", spec, *OPTIONS, "--epochs", "3", "--out", str(out))
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the command's handler is put back
+    finally:
+        signal.signal(signal.SIGINT, before)
     assert code == 130, err  # not 0: the run did not go on to train epochs 2 and 3
     assert err == f"\ninterrupted; {out} holds epoch 1: continue with --resume\n"  # no "Exception ignored" trace
     assert Run(out).read_manifest().epoch == 1 and len(Run(out).read_metrics(1)) == 1
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the command's handler is put back
 
 
 def test_a_full_disk_mid_epoch_ends_in_one_line_and_the_last_good_epoch(
@@ -173,7 +177,7 @@ def test_a_full_disk_mid_epoch_ends_in_one_line_and_the_last_good_epoch(
 def test_a_second_run_into_the_same_folder_is_refused_while_the_first_writes(tmp_path: Path, cli: Cli) -> None:
     spec, out = _tiny(tmp_path), tmp_path / "run"
     argv = [sys.executable, "-m", "netspec", "train", spec, *OPTIONS, "--epochs", "100000", "--out", str(out)]
-    first = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    first = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, preexec_fn=_terminal)
     try:
         _wait_for_lock(out)
         code, _, err = cli("train", spec, *OPTIONS, "--epochs", "2", "--out", str(out))
@@ -339,7 +343,15 @@ def test_a_spec_named_to_escape_trains_inside_runs(tmp_path: Path, cli: Cli, mon
 
 def _launch(tmp_path: Path, *options: str) -> subprocess.Popen[str]:
     argv = [sys.executable, "-m", "netspec", "train", _tiny(tmp_path), *OPTIONS, "--nproc", "2", *options]
-    return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    return subprocess.Popen(
+        argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True, preexec_fn=_terminal
+    )
+
+
+def _terminal() -> None:
+    """Start a command as a terminal's foreground job is: Ctrl-C not ignored (the suite may run as a background
+    job, whose children inherit an ignored SIGINT, and netspec keeps a signal it was started to ignore ignored)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def test_ctrl_c_of_several_processes_ends_in_one_line(tmp_path: Path) -> None:
