@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from netspec.anatomy import Layer, Shape, walk
 from netspec.features import FeaturePoint
+from netspec.kinds import Size, per_axis
 from netspec.network import NetworkPlan
 
 if TYPE_CHECKING:
@@ -45,7 +46,7 @@ class Part:
     name: str
     blocks: int
     kind: str
-    stride: int | None
+    stride: Size | None
     width: int | None
     inner: int | None
     out: int
@@ -64,10 +65,10 @@ class Output:
 
 @dataclass(frozen=True)
 class Analysis:
-    """Every layer of a spec's network for a square input of `size`, in forward order."""
+    """Every layer of a spec's network for an input of `size` (one entry per spatial axis), in forward order."""
 
     spec: Spec
-    size: int
+    size: tuple[int, ...]
     layers: tuple[Layer, ...]
     plan: NetworkPlan
     outputs: tuple[Output, ...] = ()  # the features it returns, when it is a backbone
@@ -96,7 +97,7 @@ class Analysis:
             Part(
                 "stem",
                 0,
-                spec.stem.preset or f"{len(spec.stem.layers())} convs",
+                spec.stem.preset or f"{len(spec.stem.layers())} conv" + "s" * (len(spec.stem.layers()) > 1),
                 None,
                 None,
                 None,
@@ -130,11 +131,12 @@ class Analysis:
         return rows
 
 
-def analyze(net: NetworkPlan, size: int | None = None) -> Analysis:
-    """Describe every layer of a planned network for a square input of `size` (default: the spec's input.size)."""
+def analyze(net: NetworkPlan, size: Size | None = None) -> Analysis:
+    """Describe every layer of a planned network for an input of `size`, one number for every axis or one per
+    axis (default: the spec's input.size)."""
     spec, layers = net.spec, list[Layer]()
-    size = size or spec.input.size
-    x: Shape = (spec.input.channels, size, size)
+    sizes = per_axis(size or spec.input.size, net.dims)
+    x: Shape = (spec.input.channels, *sizes)
     shapes: dict[str, Shape] = {}  # the output of each of the network's children
     for op in net.stem:
         x = shapes[op.name] = walk((op,), "", x, "stem", layers)
@@ -144,4 +146,4 @@ def analyze(net: NetworkPlan, size: int | None = None) -> Analysis:
         shapes[stage.args.name] = x
     walk(net.head, "", x, "head", layers)
     outputs = tuple(Output(tap.key, tap.point, shapes[tap.point.module]) for tap in net.taps)
-    return Analysis(spec, size, tuple(layers), net, outputs)
+    return Analysis(spec, sizes, tuple(layers), net, outputs)

@@ -140,7 +140,7 @@ def diagram(
     *,
     rankdir: str = "TB",
     expand: bool = False,
-    input_size: int | None = None,
+    input_size: int | tuple[int, ...] | None = None,
     limits: Limits | None = None,
 ) -> graphviz.Digraph:
     """The architecture diagram of a spec (built on the meta device) or of a built model, as a graphviz.Digraph.
@@ -156,8 +156,9 @@ def diagram(
     from netspec.render import render
     from netspec.structure import trace
 
-    size = input_size or 224
-    return render(trace(spec_or_model, (3, size, size)), type(spec_or_model).__name__, detail, rankdir, expand)
+    size = input_size or 224  # a model of any axes takes one size per axis; an int is an image's side
+    shape = (3, *(size if isinstance(size, tuple) else (size, size)))
+    return render(trace(spec_or_model, shape), type(spec_or_model).__name__, detail, rankdir, expand)
 
 
 def summary(
@@ -166,7 +167,7 @@ def summary(
     *,
     format: str = "table",
     batch: int = 1,
-    input_size: int | None = None,
+    input_size: int | tuple[int, ...] | None = None,
     limits: Limits | None = None,
 ) -> str:
     """The summary `netspec summary` prints: every part's (or block's, or layer's, by `depth`) output shape,

@@ -111,7 +111,7 @@ def _onnxruntime(model: nn.Module, example: Tensor) -> Step:
 
     from netspec.export import export_bytes
 
-    graph = export_bytes(model, "onnx", tuple(example.shape[1:]))  # type: ignore[arg-type]
+    graph = export_bytes(model, "onnx", tuple(example.shape[1:]))
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = torch.get_num_threads()
     session = onnxruntime.InferenceSession(graph, options, providers=["CPUExecutionProvider"])

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from netspec.plan import BlockArgs, BlockPlan, Op, PlanError, act, conv, eca_kernel, make_divisible, norm
+from netspec.kinds import Size, per_axis
+from netspec.plan import BlockArgs, BlockPlan, Op, PlanError, act, conv, eca_kernel, make_divisible, norm, strides
 
 
 class BasicOptions(BaseModel):
@@ -18,10 +19,10 @@ class BasicOptions(BaseModel):
     )
 
 
-def _blur(a: BlockArgs, channels: int) -> tuple[int, tuple[Op, ...]]:
+def _blur(a: BlockArgs, channels: int) -> tuple[Size, tuple[Op, ...]]:
     """(stride of the 3x3 conv, the blur pool after its activation): anti-aliased blocks (Zhang 2019) move a
     block's stride from its 3x3 conv to a blur pool, as timm's aa_layer does."""
-    if a.aa == "none" or a.stride == 1:
+    if a.aa == "none" or not strides(a.stride):
         return a.stride, ()
     if a.preact:
         raise PlanError("aa", "blur pooling is planned for post-activation blocks only; use order: post")
@@ -36,15 +37,17 @@ def _dropout(a: BlockArgs, channels: int) -> tuple[Op, ...]:
 def shortcut(a: BlockArgs, source: str) -> Op | None:
     """The shortcut `downsample`, taking the output of `source`; None for an identity shortcut."""
     ins, out, stride = a.in_channels, a.out_channels, a.stride
-    changes = stride != 1 or ins != out
+    changes = strides(stride) or ins != out
     if a.shortcut == "A":  # He et al. 2015: subsample and pad the new channels with zeros; no parameters
-        return Op("downsample", "zero_pad", ins, out, stride=stride, source=source) if changes else None
+        subsample = per_axis(stride, a.dims)  # one entry per axis: the module slices each axis
+        return Op("downsample", "zero_pad", ins, out, stride=subsample, source=source) if changes else None
     if a.shortcut in ("B", "C") and (changes or a.shortcut == "C"):
         layers = [conv("0", ins, out, 1, stride, style=a.style)]
     elif a.shortcut == "D" and changes:
         # ResNet-D: average-pool first so that the projection sees every input position (Bag of Tricks, 2019).
-        pool = Op("0", "avgpool", ins, ins, 2, stride, 0, ceil=True, count_pad=False)
-        layers = [pool if stride > 1 else Op("0", "identity", ins, ins), conv("1", ins, out, 1, style=a.style)]
+        window = 2 if isinstance(stride, int) else tuple(2 if s > 1 else 1 for s in stride)  # only where it strides
+        pool = Op("0", "avgpool", ins, ins, window, stride, 0, ceil=True, count_pad=False)
+        layers = [pool if strides(stride) else Op("0", "identity", ins, ins), conv("1", ins, out, 1, style=a.style)]
     else:
         return None
     if not a.preact:  # pre-activation projections see a normalised input and have no norm of their own
@@ -62,11 +65,11 @@ def attention(a: BlockArgs, channels: int) -> Op | None:
         reduced = make_divisible(c * a.attn_ratio, a.attn_divisor)
         fc1, fc2 = conv("fc1", c, reduced, 1, bias=True), conv("fc2", reduced, c, 1, bias=True)
         layers = (Op("mean", "mean", c, c), fc1, act("act", reduced, "relu"), fc2, gate, scale)
-        return Op("se", "se", c, c, children=layers)
+        return Op("se", "se", c, c, children=layers, constants=(("dims", a.dims),))
     if a.attn == "eca":  # a 1-D conv along the pooled channels, its kernel set by the channel count
         pooled = Op("mean", "mean_1d", c, 1)
         eca = Op("conv", "conv", 1, 1, eca_kernel(c), dims=1)
-        return Op("se", "eca", c, c, children=(pooled, eca, gate, scale))
+        return Op("se", "eca", c, c, children=(pooled, eca, gate, scale), constants=(("dims", a.dims),))
     return None
 
 
@@ -87,7 +90,14 @@ def tail(a: BlockArgs, main: str, shortcut_source: str) -> list[Op]:
     return [*ops, Op("add", "add", c, c, inplace=not a.preact, source=add_source)]
 
 
-def bottleneck_strides(a: BlockArgs) -> tuple[int, int]:
+def _middle(a: BlockArgs, inner: int, stride: Size) -> Op:
+    """A bottleneck's middle conv, grouped; a (2+1)-D one's middle width from the block's in and width, as
+    torchvision's video bottleneck reckons it."""
+    mid_of = (a.in_channels, a.width)
+    return conv("conv2", inner, inner, a.kernel, stride, a.style, mid_of, groups=a.groups, dilation=a.first_dilation)
+
+
+def bottleneck_strides(a: BlockArgs) -> tuple[Size, Size]:
     """Strides of a bottleneck's first 1x1 and of its 3x3 conv.
 
     The 2015 paper (and Caffe) stride in the first 1x1 conv; torchvision's "v1.5" strides in the 3x3, which
@@ -108,12 +118,13 @@ def basic(a: BlockArgs) -> BlockPlan:
     s, w, out = a.style, a.width, a.out_channels
     stride, blur = _blur(a, w)
     ops = (
-        conv("conv1", a.in_channels, w, 3, stride, dilation=a.first_dilation, style=s),
+        conv("conv1", a.in_channels, w, a.kernel, stride, dilation=a.first_dilation, style=s),
         norm("bn1", w, s),
         act("act1", w, s.act),
         *blur,
         *_dropout(a, w),
-        conv("conv2", w, out, 3, dilation=a.dilation, style=s),
+        # a (2+1)-D conv2 keeps the middle width of conv1, as torchvision's video blocks do
+        conv("conv2", w, out, a.kernel, dilation=a.dilation, style=s, mid_of=(a.in_channels, w)),
         norm("bn2", out, s),
         *tail(a, "bn2", "input"),
         act("act2", out, s.act),
@@ -125,12 +136,12 @@ def bottleneck(a: BlockArgs) -> BlockPlan:
     """1x1 reduce, 3x3 (grouped), 1x1 expand, norm and activation after each (ResNet v1 / v1.5, ResNeXt)."""
     s, inner, out = a.style, bottleneck_inner(a), a.out_channels
     s1, s3 = bottleneck_strides(a)
-    s3, blur = _blur(a, inner) if s3 > 1 else (s3, ())
+    s3, blur = _blur(a, inner) if strides(s3) else (s3, ())
     ops = (
         conv("conv1", a.in_channels, inner, 1, s1, style=s),
         norm("bn1", inner, s),
         act("act1", inner, s.act),
-        conv("conv2", inner, inner, 3, s3, groups=a.groups, dilation=a.first_dilation, style=s),
+        _middle(a, inner, s3),
         norm("bn2", inner, s),
         act("act2", inner, s.act),
         *blur,
@@ -154,11 +165,11 @@ def preact_basic(a: BlockArgs) -> BlockPlan:
     s, w = a.style, a.width
     ops = (
         *_preact(a),
-        conv("conv1", a.in_channels, w, 3, a.stride, dilation=a.first_dilation, style=s),
+        conv("conv1", a.in_channels, w, a.kernel, a.stride, dilation=a.first_dilation, style=s),
         norm("bn2", w, s),
         act("act2", w, s.act),
         *_dropout(a, w),
-        conv("conv2", w, a.out_channels, 3, dilation=a.dilation, style=s),
+        conv("conv2", w, a.out_channels, a.kernel, dilation=a.dilation, style=s, mid_of=(a.in_channels, w)),
         *tail(a, "conv2", "act1"),  # a projection sees the pre-activated input, as in He et al. 2016
     )
     return BlockPlan(ops, w, "conv2")
@@ -173,7 +184,7 @@ def preact_bottleneck(a: BlockArgs) -> BlockPlan:
         conv("conv1", a.in_channels, inner, 1, s1, style=s),
         norm("bn2", inner, s),
         act("act2", inner, s.act),
-        conv("conv2", inner, inner, 3, s3, groups=a.groups, dilation=a.first_dilation, style=s),
+        _middle(a, inner, s3),
         norm("bn3", inner, s),
         act("act3", inner, s.act),
         conv("conv3", inner, a.out_channels, 1, style=s),

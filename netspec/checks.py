@@ -4,28 +4,31 @@ the one plan it makes), so they hold for any registered block type."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
 from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
 from netspec.errors import did_you_mean, quote_choices, unprintable
+from netspec.kinds import KINDS, NORMS
 from netspec.messages import field_problems
 from netspec.network import NetworkPlan, StageArgs, stages, stem
-from netspec.places import stage_name
+from netspec.places import setting_field, stage_name
 from netspec.plan import Op, leaves
 from netspec.registry import block_type
 
 if TYPE_CHECKING:
-    from netspec.spec import Spec
+    from netspec.spec import BlockSettings, Spec
 
 Problem = tuple[str, str]  # (dotted field path, message)
 
 
 def problems(spec: Spec) -> list[Problem]:
     """Every cross-field problem of an otherwise well-typed spec; block options first, as plans need them."""
-    options = _option_problems(spec)
-    if options:
-        return _first_per_field(options)
+    early = _option_problems(spec) + axes_problems(spec)
+    if early:
+        return _first_per_field(early)
     found = _norm_groups(stem(spec), "block.norm_groups", "the stem")
     for stage in stages(spec):
         found += _stage_problems(stage)
@@ -39,6 +42,55 @@ def problems(spec: Spec) -> list[Problem]:
 def _first_per_field(found: list[Problem]) -> list[Problem]:
     first_per_field = {path: message for path, message in reversed(found)}
     return [(path, first_per_field[path]) for path in dict.fromkeys(path for path, _ in found)]
+
+
+def _sized_fields(spec: Spec) -> list[tuple[str, object]]:
+    """(field, value) of every size the spec gives per spatial axis."""
+    fields: list[tuple[str, object]] = [("input.size", spec.input.size), ("block.kernel", spec.block.kernel)]
+    for i, conv in enumerate(spec.stem.convs or ()):
+        fields += [(f"stem.convs.{i}.kernel", conv.kernel), (f"stem.convs.{i}.stride", conv.stride)]
+    for i, stage in enumerate(spec.stages):
+        fields += [(f"stages.{i}.stride", stage.stride), (f"stages.{i}.kernel", getattr(stage, "kernel", None))]
+    return fields
+
+
+def axes_problems(spec: Spec) -> list[Problem]:
+    """Sizes given per axis, one per spatial axis of the network; the layers that exist in 2-D only, in 2-D."""
+    n, found = spec.dims, list[Problem]()
+    for path, value in _sized_fields(spec):
+        if isinstance(value, tuple) and len(value) != n:
+            message = f"gives {len(value)} sizes for a network of {n} spatial axes (dims: {n}); give one number, or {n}"
+            found.append((path, message))
+    if found:
+        return found
+    blur = KINDS["blur"].dims
+    if n not in blur and spec.stem.pool_kind() == "max_blur":
+        found.append(("stem.pool", f"max_blur's blur pool is {_axes(blur)} only; use pool: max for dims {n}"))
+    for i, (stage, block) in enumerate(zip(spec.stages, spec.stage_blocks(), strict=True)):
+        found += _block_axes(block, n, partial(setting_field, i, stage.model_fields_set))
+    return found
+
+
+def _block_axes(block: BlockSettings, n: int, where: Callable[[str], str]) -> list[Problem]:
+    """A stage's block settings that a network of `n` spatial axes cannot have."""
+    kind, found = block_type(block.type), list[Problem]()
+    if n not in kind.dims:
+        found.append((where("type"), f"{block.type} blocks are planned in {_axes(kind.dims)} only, not dims {n}"))
+    if block.kernel != 3 and not kind.kernels:
+        found.append((where("kernel"), f"{block.type} blocks have 3 on every axis; kernel is for basic and bottleneck"))
+    if block.aa != "none" and n not in KINDS[block.aa].dims:
+        found.append((where("aa"), f"the blur pool is {_axes(KINDS[block.aa].dims)} only; use aa: none for dims {n}"))
+    if n not in NORMS[block.norm].dims:
+        found.append(
+            (where("norm"), f"{block.norm} norm is {_axes(NORMS[block.norm].dims)} only; use batch for dims {n}")
+        )
+    if block.conv == "2plus1d" and n != 3:
+        found.append((where("conv"), f"2plus1d factorises 3-D convs (space, then time); it needs dims: 3, not {n}"))
+    return found
+
+
+def _axes(dims: tuple[int, ...]) -> str:
+    return " and ".join(f"{d}-D" for d in dims)
 
 
 def _option_problems(spec: Spec) -> list[Problem]:

@@ -189,9 +189,8 @@ def _export(args: argparse.Namespace) -> int:
     report = load_chosen(args, model, admitted)
     if args.optimize == "inference":
         model = optimize_for_inference(model, channels_last=False)
-    size = args.input_size or spec.input.size
     described = spec if args.optimize != "inference" else None  # folded norms: not the spec's model
-    writer.write(args.output, export_bytes(model, args.format, (spec.input.channels, size, size), described))
+    writer.write(args.output, export_bytes(model, args.format, spec.input_shape(args.input_size), described))
     print(*([str(report)] if report is not None else []), f"{args.output}: {spec.name} as {args.format}", sep="\n")
     return 0
 

@@ -59,8 +59,7 @@ def run_bench(args: argparse.Namespace, admitted: Admitted, limits: Limits) -> s
 
     if args.threads is not None:
         torch.set_num_threads(args.threads)
-    size = args.input_size or spec.input.size
-    shape, batches = (spec.input.channels, size, size), tuple(args.batch)
+    shape, batches = spec.input_shape(args.input_size), tuple(args.batch)
     common = {"shape": shape, "train": args.train, "classes": spec.head.classes, "warmup": args.warmup}
     rows = []
     reference = _torchvision(admitted)

@@ -50,6 +50,13 @@ def parser() -> argparse.ArgumentParser:
     return parser
 
 
+class Sizes(argparse.Action):
+    """--input-size 224, or one size per axis (--input-size 16 112 112): an int, or a tuple of them."""
+
+    def __call__(self, parser: Any, namespace: argparse.Namespace, values: Any, option: str | None = None) -> None:
+        setattr(namespace, self.dest, values[0] if len(values) == 1 else tuple(values))
+
+
 def _spec_command(commands: Any, name: str, text: str) -> argparse.ArgumentParser:
     """A command on one spec, with --input-size, --set and --limit."""
     command: argparse.ArgumentParser = commands.add_parser(name, help=text)
@@ -79,7 +86,14 @@ def _export_options(export: argparse.ArgumentParser) -> None:
 
 
 def _add_size(command: argparse.ArgumentParser) -> None:
-    command.add_argument("--input-size", type=positive, help="square image size (default: the spec's input.size)")
+    command.add_argument(
+        "--input-size",
+        type=positive,
+        nargs="+",
+        action=Sizes,
+        metavar="SIZE",
+        help="input size: one number for every axis, or one per axis (default: the spec's input.size)",
+    )
 
 
 def _add_diagram_options(command: argparse.ArgumentParser) -> None:

@@ -1,7 +1,8 @@
 """Checkpoints in other libraries' layouts, renamed into netspec's (torchvision's) layout.
 
 netspec names modules as torchvision does, so torchvision and timm `resnet.py` checkpoints load as they are;
-timm's ResNetV2 and torchvision's and timm's RegNets are renamed by the rules below (the table is in docs/weights.md).
+timm's ResNetV2, torchvision's and timm's RegNets and torchvision's video ResNets are renamed by the rules below (the
+table is in docs/weights.md).
 """
 
 from __future__ import annotations
@@ -49,6 +50,28 @@ _TIMM_REGNET_RULES: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]]
 ]
 
 
+# torchvision's video ResNets wrap each conv of a block with its norm: conv1 = Sequential(conv, norm, relu).
+_VIDEO_RULES: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = [
+    (re.compile(r"^(layer\d+\.\d+)\.conv(\d)\.0\."), lambda m: f"{m[1]}.conv{m[2]}."),
+    (re.compile(r"^(layer\d+\.\d+)\.conv(\d)\.1\."), lambda m: f"{m[1]}.bn{m[2]}."),
+]
+
+
+def _video_stem(key: str, target: Mapping[str, Tensor]) -> str:
+    """torchvision's video stem, stem.0 (conv), stem.1 (norm), ...: conv1 and bn1, or a multi-conv stem's
+    conv1.0, conv1.1, conv1.3, ... with its last norm as bn1."""
+    index, _, rest = key.removeprefix("stem.").partition(".")
+    convs = [k for k in target if re.fullmatch(r"conv1\.\d+\.weight", k)]
+    last = max((int(k.split(".")[1]) for k in convs), default=0)  # the stem's last conv; its norm is bn1
+    if int(index) == last + 1:
+        return f"bn1.{rest}"
+    return f"conv1.{rest}" if not convs else f"conv1.{index}.{rest}"
+
+
+def is_torchvision_video(state: Mapping[str, Tensor]) -> bool:
+    return any(k.startswith("stem.") for k in state) and any(k.startswith("layer1.0.conv1.0.") for k in state)
+
+
 def is_timm_regnet(state: Mapping[str, Tensor]) -> bool:
     return any(k.startswith("s1.b1.") for k in state)
 
@@ -62,13 +85,16 @@ def is_torchvision_regnet(state: Mapping[str, Tensor]) -> bool:
 
 
 def to_netspec_layout(state: Mapping[str, Tensor], target: Mapping[str, Tensor], path: str) -> dict[str, Tensor]:
-    """`state` renamed to match `target` (a model's state_dict): DDP's `module.` prefix, timm's ResNetV2 and
-    torchvision's RegNet."""
+    """`state` renamed to match `target` (a model's state_dict): DDP's `module.` prefix, timm's ResNetV2,
+    torchvision's and timm's RegNets, torchvision's video ResNets."""
     renamed = {k.removeprefix("module."): v for k, v in state.items()}
     if len(renamed) < len(state):
         twice = sorted(k for k in state if k.startswith("module.") and k.removeprefix("module.") in state)
         raise NetspecError(f"{path}: the checkpoint holds both '{twice[0]}' and '{twice[0][7:]}'; which to load?")
-    if is_torchvision_regnet(renamed):
+    if is_torchvision_video(renamed):
+        renamed = {_video_stem(k, target) if k.startswith("stem.") else k: v for k, v in renamed.items()}
+        rules = _VIDEO_RULES
+    elif is_torchvision_regnet(renamed):
         rules = _REGNET_RULES
     elif is_timm_regnet(renamed):
         rules = _TIMM_REGNET_RULES

@@ -13,17 +13,22 @@ from torchvision import transforms as T
 
 from netspec.errors import NetspecError
 from netspec.images import ImageFiles, pixel_cap
+from netspec.kinds import per_axis
 from netspec.settings import TrainSettings
 from netspec.spec import Input
 
 CIFAR_CLASSES = 10
 
 
-def datasets_for(settings: TrainSettings, spec_input: Input, classes: int) -> tuple[Dataset[Any], Dataset[Any]]:
+def datasets_for(
+    settings: TrainSettings, spec_input: Input, classes: int, dims: int = 2
+) -> tuple[Dataset[Any], Dataset[Any]]:
     """(train, test) for `settings.data`, at the spec's input size and normalized as its input says (the model's
     fact, not the data's: fine-tuning keeps the normalization the weights were trained with); `classes` is the
     network's output count."""
     size, normalize = spec_input.size, T.Normalize(*spec_input.normalization)
+    if dims != 2:
+        raise NetspecError(f"netspec train reads images (dims: 2); training a network of dims {dims} is not built yet")
     if spec_input.channels != 3:
         raise NetspecError(f"netspec train reads RGB images, but the spec's input.channels is {spec_input.channels}")
     if settings.data == "fake":
@@ -35,18 +40,22 @@ def datasets_for(settings: TrainSettings, spec_input: Input, classes: int) -> tu
     return _imagefolder(folder, settings, size, normalize, classes)
 
 
-def _small_image_transforms(augment: bool, size: int, normalize: T.Normalize) -> T.Compose:
+Side = int | tuple[int, ...]  # an image's size: its side, or (height, width)
+
+
+def _small_image_transforms(augment: bool, size: Side, normalize: T.Normalize) -> T.Compose:
     """CIFAR's augmentation (He et al. 2015): pad by an eighth, random crop back, random horizontal flip."""
-    steps: list[object] = [T.RandomCrop(size, padding=size // 8), T.RandomHorizontalFlip()] if augment else []
+    pad = min(per_axis(size, 2)) // 8
+    steps: list[object] = [T.RandomCrop(size, padding=pad), T.RandomHorizontalFlip()] if augment else []
     return T.Compose([*steps, T.ToTensor(), normalize])
 
 
-def _fake(settings: TrainSettings, size: int, classes: int) -> tuple[Dataset[Any], Dataset[Any]]:
+def _fake(settings: TrainSettings, size: Side, classes: int) -> tuple[Dataset[Any], Dataset[Any]]:
     # Random pixels have no normalization to keep: centre and scale them by their own statistics.
     synthetic = T.Normalize((0.5,) * 3, (0.25,) * 3)
     test = T.Compose([T.ToTensor(), synthetic])
     train = _small_image_transforms(settings.augment, size, synthetic)
-    count, shape = settings.fake_images, (3, size, size)
+    count, shape = settings.fake_images, (3, *per_axis(size, 2))
     # Different offsets keep the test images apart from the training images.
     return (
         datasets.FakeData(count, shape, classes, transform=train, random_offset=0),
@@ -54,8 +63,8 @@ def _fake(settings: TrainSettings, size: int, classes: int) -> tuple[Dataset[Any
     )
 
 
-def _cifar10(settings: TrainSettings, size: int, normalize: T.Normalize) -> tuple[Dataset[Any], Dataset[Any]]:
-    if size != 32:
+def _cifar10(settings: TrainSettings, size: Side, normalize: T.Normalize) -> tuple[Dataset[Any], Dataset[Any]]:
+    if per_axis(size, 2) != (32, 32):
         raise NetspecError(f"CIFAR-10 images are 32x32, but the spec's input.size is {size}; set input.size: 32")
     train = _small_image_transforms(settings.augment, size, normalize)
     test = _small_image_transforms(False, size, normalize)
@@ -74,7 +83,7 @@ def _cifar10(settings: TrainSettings, size: int, normalize: T.Normalize) -> tupl
 
 
 def _imagefolder(
-    path: Path, settings: TrainSettings, size: int, normalize: T.Normalize, classes: int
+    path: Path, settings: TrainSettings, size: Side, normalize: T.Normalize, classes: int
 ) -> tuple[Dataset[Any], Dataset[Any]]:
     """PATH/train/CLASS/*.png and PATH/val/CLASS/*.png (torchvision's ImageFolder layout, as for ImageNet)."""
     folders = [path / "train", path / "val"]

@@ -24,14 +24,16 @@ def check_diagram_format(path: Path) -> None:
         raise NetspecError(f"{path}: unknown diagram format '{path.suffix}'; use .svg, .png, .pdf or .dot")
 
 
-def draw(admitted: Admitted, detail: str, rankdir: str, expand: bool, input_size: int | None) -> graphviz.Digraph:
+def draw(
+    admitted: Admitted, detail: str, rankdir: str, expand: bool, input_size: int | tuple[int, ...] | None
+) -> graphviz.Digraph:
     """The diagram of an admitted spec's network at `detail`."""
     from netspec.render import render
 
     return render(steps(admitted, input_size), admitted.spec.name, detail, rankdir, expand)
 
 
-def steps(admitted: Admitted, input_size: int | None) -> list[Node]:
+def steps(admitted: Admitted, input_size: int | tuple[int, ...] | None) -> list[Node]:
     """Every step of the admitted network's forward pass, traced on the module built on the meta device (no memory
     for weights), with the shapes and figures of the gate's analysis (made at `input_size`), so that a diagram
     adds up to the summary."""
@@ -43,9 +45,8 @@ def steps(admitted: Admitted, input_size: int | None) -> list[Node]:
     spec, layers = admitted.spec, admitted.analysis.layers
     with torch.device("meta"):
         model = compile_plan(admitted.plan)
-    size = input_size or spec.input.size
     shapes = {layer.path: layer.shape for layer in layers}
-    return with_figures(trace(model, (spec.input.channels, size, size), shapes), layers)
+    return with_figures(trace(model, spec.input_shape(input_size), shapes), layers)
 
 
 def diagram_bytes(graph: graphviz.Digraph, path: Path) -> bytes:

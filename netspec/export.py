@@ -15,9 +15,10 @@ from netspec.weights import weights_bytes
 FORMATS = ("torchscript", "onnx", "safetensors")
 
 
-def export_bytes(model: nn.Module, fmt: str, input_shape: tuple[int, int, int], spec: Spec | None = None) -> bytes:
+def export_bytes(model: nn.Module, fmt: str, input_shape: tuple[int, ...], spec: Spec | None = None) -> bytes:
     """`model` in `fmt`. TorchScript is scripted (control flow kept), ONNX traced from one input of
-    `input_shape` (C, H, W) with a dynamic batch axis, safetensors holds the state_dict and `spec` (a model file)."""
+    `input_shape` (C, *spatial) with a dynamic batch axis, safetensors holds the state_dict and `spec` (a model
+    file)."""
     model = model.eval()
     buffer = io.BytesIO()
     if fmt == "torchscript":
@@ -33,7 +34,7 @@ def export_bytes(model: nn.Module, fmt: str, input_shape: tuple[int, int, int], 
     return buffer.getvalue()
 
 
-def _onnx(model: nn.Module, input_shape: tuple[int, int, int], buffer: io.BytesIO) -> None:
+def _onnx(model: nn.Module, input_shape: tuple[int, ...], buffer: io.BytesIO) -> None:
     try:
         import onnx
     except ImportError:

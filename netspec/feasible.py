@@ -15,7 +15,7 @@ from pathlib import Path
 from netspec.analysis import BYTES_PER_ELEMENT, Analysis
 from netspec.anatomy import numel
 from netspec.errors import NetspecError
-from netspec.kinds import batch_statistics
+from netspec.kinds import batch_statistics, size_text
 from netspec.limits import Limits
 
 MODES = ("weights", "inference", "tracing", "training")
@@ -91,7 +91,7 @@ def check_memory(analysis: Analysis, limits: Limits, batch: int, mode: str, what
         return
     whose = f"the limit of {_size(room)}" if limits.memory is not None else f"the {_size(room)} free here"
     raise NetspecError(
-        f"{what}: {analysis.spec.name} at batch {batch:,} ({analysis.size} x {analysis.size}) would need about "
+        f"{what}: {analysis.spec.name} at batch {batch:,} ({size_text(analysis.size)}) would need about "
         f"{_size(need)} for {mode}, more than {whose}; lower the batch or input size, or raise it with "
         f"--limit memory={need}"
     )

@@ -8,24 +8,24 @@ does; `features: {layer1: "0", layer2: "1"}` returns a dict under the names give
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from netspec.kinds import kind_of
+from netspec.kinds import Size, kind_of, per_axis
 from netspec.plan import Op, leaves
 
 
 @dataclass(frozen=True)
 class FeaturePoint:
     """A feature: its name (stem, layerN), the network's child module that outputs it, its channels, and its
-    reduction (the input's size over its size, for sizes the strides divide)."""
+    reduction (the input's size over its size, for sizes the strides divide): one number when it is the same on
+    every axis, as timm's feature_info gives it, else one per axis."""
 
     feature: str
     module: str
     channels: int
-    reduction: int
+    reduction: Size
 
 
 @dataclass(frozen=True)
@@ -36,9 +36,22 @@ class Tap:
     point: FeaturePoint
 
 
-def stride(ops: Sequence[Op]) -> int:
-    """The product of the strides of `ops` (children included)."""
-    return math.prod(op.stride for op in leaves(tuple(ops)) if kind_of(op).strided)
+def stride(ops: Sequence[Op], axes: int) -> Size:
+    """The product of the strides of `ops` (children included), per axis (one number if the same on each)."""
+    total: Size = 1
+    for op in leaves(tuple(ops)):
+        if kind_of(op).strided:
+            total = times(total, op.stride if op.dims in (0, axes) else 1)
+    return total
+
+
+def times(a: Size, b: Size) -> Size:
+    """Two strides one after the other: their product on each axis, one number if the same on every axis."""
+    if isinstance(a, int) and isinstance(b, int):
+        return a * b
+    axes = len(a) if isinstance(a, tuple) else len(b)  # type: ignore[arg-type]
+    product = tuple(x * y for x, y in zip(per_axis(a, axes), per_axis(b, axes), strict=True))
+    return product[0] if len(set(product)) == 1 else product
 
 
 def chosen(features: Sequence[str] | dict[str, str] | None, points: Sequence[FeaturePoint]) -> tuple[Tap, ...]:
@@ -62,8 +75,9 @@ class FeatureInfo:
     def channels(self) -> list[int]:
         return [int(d["num_chs"]) for d in self.info]
 
-    def reduction(self) -> list[int]:
-        return [int(d["reduction"]) for d in self.info]
+    def reduction(self) -> list[Any]:
+        """Each output's reduction: an int (timm's), or a tuple per axis where the axes differ."""
+        return [d["reduction"] for d in self.info]
 
     def module_name(self) -> list[str]:
         return [str(d["module"]) for d in self.info]

@@ -45,7 +45,7 @@ def admit(
     limits: Limits | None = None,
     sets: Sequence[str] = (),
     overrides: Mapping[str, Any] | None = None,
-    size: int | None = None,
+    size: int | tuple[int, ...] | None = None,
 ) -> Admitted:
     """Load `source` and hold it to `limits` (default Limits()); problems raise SpecError at the field's
     place in the file: field limits first (they bound the plan), then the blocks that cannot be planned and the

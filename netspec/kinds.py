@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from netspec.plan import Op
 
 Shape = tuple[int, ...]  # (C, *spatial) for feature maps, (N,) for vectors
+Size = int | tuple[int, ...]  # a kernel, stride, padding or dilation: one entry per spatial axis, or one for all
 Args = tuple[tuple[Any, ...], dict[str, Any]]
 
 
@@ -40,6 +41,23 @@ def numel(shape: Shape) -> int:
     return math.prod(shape)
 
 
+def size_text(sizes: tuple[int, ...]) -> str:
+    """'64 x 56 x 56': a shape or size as summaries print it."""
+    return " x ".join(map(str, sizes))
+
+
+def per_axis(size: Size, axes: int) -> tuple[int, ...]:
+    """`size` with one entry per spatial axis (an int is the same on every axis)."""
+    return size if isinstance(size, tuple) else (size,) * axes
+
+
+def same_padding(kernel: Size, dilation: Size, axes: int) -> tuple[tuple[int, int], ...]:
+    """(before, after) on each axis that keeps a stride-1 output the input's size: the odd one out after, as
+    torch's padding='same' and Keras pad (a kernel of 8 pads 3 before and 4 after)."""
+    total = [d * (k - 1) for k, d in zip(per_axis(kernel, axes), per_axis(dilation, axes), strict=True)]
+    return tuple((t // 2, t - t // 2) for t in total)
+
+
 def conv_size(size: int, kernel: int, stride: int, padding: int, dilation: int = 1, ceil: bool = False) -> int:
     """Output size of a conv or pool along one axis, as torch computes it."""
     span = size + 2 * padding - dilation * (kernel - 1) - 1
@@ -54,10 +72,20 @@ def _same(op: Op, x: Shape) -> Shape:
 
 
 def _windowed(op: Op, x: Shape) -> Shape:
-    """A conv or pool: `out` channels (a pool keeps its input's), each axis by conv_size."""
-    channels = op.out if op.kind in ("conv", "blur") else x[0]
-    dilation = op.dilation if op.kind == "conv" else 1
-    return (channels, *(conv_size(s, op.kernel, op.stride, op.pad, dilation, op.ceil) for s in x[1:]))
+    """A conv or pool: `out` channels (a pool keeps its input's), each axis by conv_size ('same' padding keeps
+    the size: it is planned at stride 1 only, as torch allows)."""
+    channels, axes, padding = (op.out if op.kind in ("conv", "blur") else x[0]), len(x) - 1, op.pad
+    if isinstance(padding, str):  # 'same'
+        return (channels, *x[1:])
+    dilation = per_axis(op.dilation if op.kind == "conv" else 1, axes)
+    kernel, stride, pad = per_axis(op.kernel, axes), per_axis(op.stride, axes), per_axis(padding, axes)
+    sizes = zip(x[1:], kernel, stride, pad, dilation, strict=True)
+    return (channels, *(conv_size(s, k, st, p, d, op.ceil) for s, k, st, p, d in sizes))
+
+
+def window(op: Op, axes: int) -> int:
+    """The positions a conv's or pool's window covers (its kernel's product over the axes)."""
+    return math.prod(per_axis(op.kernel, axes))
 
 
 def _channels(op: Op, x: Shape) -> Shape:
@@ -85,7 +113,7 @@ def _copy(op: Op, x: Shape, y: Shape) -> Cost:
 
 
 def _conv_cost(op: Op, x: Shape, y: Shape) -> Cost:
-    weights = op.out * (x[0] // op.groups) * op.kernel ** (len(y) - 1)
+    weights = op.out * (x[0] // op.groups) * window(op, len(y) - 1)
     return Cost(weights + (op.out if op.bias else 0), macs=weights * numel(y[1:]), new=numel(y))
 
 
@@ -100,12 +128,12 @@ def _norm_cost(params: int, buffers: int, extra: int = 0) -> Callable[[Op, Shape
 
 
 def _pool_cost(op: Op, x: Shape, y: Shape) -> Cost:
-    return Cost(ops=numel(y) * op.kernel ** (len(y) - 1), new=numel(y))
+    return Cost(ops=numel(y) * window(op, len(y) - 1), new=numel(y))
 
 
 def _blur_cost(op: Op, x: Shape, y: Shape) -> Cost:
     """A fixed depthwise filter (a buffer) after reflection padding."""
-    area = op.kernel ** (len(y) - 1)
+    area = window(op, len(y) - 1)
     return Cost(0, y[0] * area, macs=numel(y) * area, new=numel(y))
 
 
@@ -122,22 +150,35 @@ def _declared_cost(op: Op, x: Shape, y: Shape) -> Cost:
     return Cost(op.params, op.buffers, ops=numel(y), new=numel(y))
 
 
+def _axes(size: Size, axes: int) -> str:
+    """'3x3' for 3 on two axes, '1x3x3' per axis; a stride of one number on every axis stays one ('/2')."""
+    return "x".join(map(str, per_axis(size, axes)))
+
+
 def _window_note(op: Op, x: Shape, y: Shape) -> str:
-    return "x".join([str(op.kernel)] * (len(y) - 1)) + f"/{op.stride}"
+    stride = str(op.stride) if isinstance(op.stride, int) else _axes(op.stride, len(y) - 1)
+    return _axes(op.kernel, len(y) - 1) + f"/{stride}"
 
 
 def _conv_note(op: Op, x: Shape, y: Shape) -> str:
-    note = _window_note(op, x, y) if len(y) > 2 else str(op.kernel)
+    if len(y) > 2:
+        note = _window_note(op, x, y)
+    else:  # along one axis (ECA's conv across channels, or a 1-D network's): the kernel, and a stride that strides
+        note = str(op.kernel) + (f"/{op.stride}" if op.stride not in (1, (1,)) else "")
     note += f", {x[0]} -> {op.out}" + (f", groups {op.groups}" if op.groups > 1 else "")
-    return note + (f", dilation {op.dilation}" if op.dilation > 1 else "")
+    return note + (f", dilation {_axes(op.dilation, len(y) - 1)}" if max(per_axis(op.dilation, 1)) > 1 else "")
 
 
 def _none(op: Op) -> Args:
     return (), {}
 
 
-def _first(value: Any) -> int:
-    return int(value if isinstance(value, int) else value[0])
+def _size(value: Any) -> Size:
+    """A torch module's per-axis attribute as a plan writes it: one int when every axis has the same."""
+    if isinstance(value, int):
+        return value
+    entries = tuple(int(v) for v in value)
+    return entries[0] if len(set(entries)) == 1 else entries
 
 
 def _read_nothing(module: Any) -> dict[str, Any]:
@@ -146,14 +187,13 @@ def _read_nothing(module: Any) -> dict[str, Any]:
 
 def _read_conv(module: Any) -> dict[str, Any]:
     """A built conv's op fields, read off torch's attributes (the first entry of each per-axis tuple)."""
-    padding = 0 if isinstance(module.padding, str) else _first(module.padding)
     return {
         "ins": module.in_channels,
         "out": module.out_channels,
-        "kernel": _first(module.kernel_size),
-        "stride": _first(module.stride),
-        "padding": padding,
-        "dilation": _first(module.dilation),
+        "kernel": _size(module.kernel_size),
+        "stride": _size(module.stride),
+        "padding": module.padding if isinstance(module.padding, str) else _size(module.padding),
+        "dilation": _size(module.dilation),
         "groups": module.groups,
         "bias": module.bias is not None,
     }
@@ -164,7 +204,7 @@ def _read_linear(module: Any) -> dict[str, Any]:
 
 
 def _read_pool(module: Any) -> dict[str, Any]:
-    return {"kernel": _first(module.kernel_size), "stride": _first(module.stride or module.kernel_size)}
+    return {"kernel": _size(module.kernel_size), "stride": _size(module.stride or module.kernel_size)}
 
 
 @dataclass(frozen=True)
@@ -186,6 +226,7 @@ class Kind:
     batch_stats: bool = False  # it normalises with the batch's statistics while training
     container: bool = False  # built from the op's children
     read: Callable[[Any], dict[str, Any]] = _read_nothing  # a built module's op fields (for any torch model)
+    dims: tuple[int, ...] = (1, 2, 3)  # the numbers of spatial axes it exists for
 
     @property
     def module(self) -> bool:
@@ -228,7 +269,14 @@ def _pooled(op: Op, x: Shape) -> Shape:
 
 
 def _padded(op: Op, x: Shape) -> Shape:
-    return (x[0], *(s + 2 * op.pad for s in x[1:]))
+    """Zeros on both sides of each axis (a pad op's padding is a number per axis, or one for all)."""
+    pads = per_axis(op.padding if isinstance(op.padding, int | tuple) else 0, len(x) - 1)
+    return (x[0], *(s + 2 * p for s, p in zip(x[1:], pads, strict=True)))
+
+
+def _subsampled(op: Op, x: Shape) -> Shape:
+    """Every stride-th position of each axis, and the op's channels (option A's shortcut)."""
+    return (op.out, *(-(-s // st) for s, st in zip(x[1:], per_axis(op.stride, len(x) - 1), strict=True)))
 
 
 def _act(cls: str, inplace: bool = True, **kwargs: Any) -> Kind:
@@ -263,7 +311,7 @@ NORMS: dict[str, Kind] = {
     ),
     "group": _norm("torch.nn:GroupNorm", lambda op: ((op.groups, op.out), {}), _norm_cost(2, 0), init="unit"),
     # torchvision's frozen norm, imported only when used: torchvision takes over a second to import
-    "frozen_batch": _norm("torchvision.ops:FrozenBatchNorm2d", lambda op: ((op.out,), {}), _norm_cost(0, 4)),
+    "frozen_batch": _norm("torchvision.ops:FrozenBatchNorm2d", lambda op: ((op.out,), {}), _norm_cost(0, 4), dims=(2,)),
     "none": _norm("torch.nn:Identity", _none, _norm_cost(0, 0)),  # convs then get a bias
 }
 KINDS: dict[str, Kind] = {
@@ -289,6 +337,7 @@ KINDS: dict[str, Kind] = {
         _window_note,
         fill=POOL_FILL,
         strided=True,
+        dims=(2,),
     ),
     "flatten": Kind("torch.nn:Flatten", lambda op: ((1,), {}), lambda op, x: (x[0],), _view),
     "identity": Kind("torch.nn:Identity", cost=_view),
@@ -297,14 +346,14 @@ KINDS: dict[str, Kind] = {
     "pad": Kind(
         "torch.nn:ConstantPad{d}d",
         lambda op: ((op.pad, 0.0), {}),
-        lambda op, x: (x[0], *(s + 2 * op.pad for s in x[1:])),
+        _padded,
         _copy,
     ),
     "drop_path": Kind("netspec.layers:DropPath", lambda op: ((op.p,), {})),
     "zero_pad": Kind(
         "netspec.layers:ZeroPadShortcut",
         lambda op: ((op.ins, op.out, op.stride), {}),
-        lambda op, x: (op.out, *(-(-s // op.stride) for s in x[1:])),
+        _subsampled,
         _copy,
         fill=ATTN_FILL,
     ),

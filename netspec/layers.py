@@ -41,28 +41,42 @@ class Planned(nn.Module):
 
 
 class ZeroPadShortcut(nn.Module):
-    """Shortcut option A of He et al. 2015: subsample, then pad the new channels with zeros; no parameters."""
+    """Shortcut option A of He et al. 2015: subsample, then pad the new channels with zeros; no parameters.
+    `stride` has one entry per spatial axis (one int: two axes, images)."""
 
-    def __init__(self, in_channels: int, out_channels: int, stride: int) -> None:
+    def __init__(self, in_channels: int, out_channels: int, stride: int | tuple[int, ...]) -> None:
         super().__init__()
-        self.stride = stride
+        self.stride = list(stride) if isinstance(stride, tuple) else [stride, stride]
         # Pad both ends, as the widely copied CIFAR implementations do (planes // 4 each side when doubling).
         self.pad_front = (out_channels - in_channels) // 2
         self.pad_back = out_channels - in_channels - self.pad_front
 
     def forward(self, x: Tensor) -> Tensor:
-        x = x[:, :, :: self.stride, :: self.stride]
-        return F.pad(x, (0, 0, 0, 0, self.pad_front, self.pad_back))
+        s = self.stride
+        if len(s) == 1:
+            x = x[:, :, :: s[0]]
+        elif len(s) == 2:
+            x = x[:, :, :: s[0], :: s[1]]
+        else:
+            x = x[:, :, :: s[0], :: s[1], :: s[2]]
+        return F.pad(x, [0, 0] * len(s) + [self.pad_front, self.pad_back])
 
     def extra_repr(self) -> str:
-        return f"stride={self.stride}, pad=({self.pad_front}, {self.pad_back})"
+        return f"stride={tuple(self.stride)}, pad=({self.pad_front}, {self.pad_back})"
+
+
+def spatial(dims: int) -> list[int]:
+    """The spatial axes of a batch of `dims`-axis feature maps (N, C, *spatial)."""
+    return list(range(2, 2 + dims))
 
 
 class SqueezeExcite(Planned):
     """Squeeze-and-excitation (Hu et al. 2018) with timm's layer names: fc1, act, fc2, gate."""
 
+    dims = 2  # spatial axes of its input, a constant of its plan (no annotation: TorchScript reads those)
+
     def forward(self, x: Tensor) -> Tensor:
-        scale = x.mean((2, 3), keepdim=True)
+        scale = x.mean(spatial(self.dims), keepdim=True)
         scale = self.fc2(self.act(self.fc1(scale)))
         return x * self.gate(scale)  # type: ignore[no-any-return]
 
@@ -70,9 +84,13 @@ class SqueezeExcite(Planned):
 class EfficientChannelAttention(Planned):
     """ECA (Wang et al. 2020): a 1-D conv across pooled channels; timm's layer names (conv, gate)."""
 
+    dims = 2
+
     def forward(self, x: Tensor) -> Tensor:
-        y = x.mean((2, 3)).view(x.shape[0], 1, -1)
-        y = self.gate(self.conv(y)).view(x.shape[0], -1, 1, 1)
+        y = x.mean(spatial(self.dims)).view(x.shape[0], 1, -1)
+        y = self.gate(self.conv(y)).view(x.shape[0], -1)
+        for _ in range(self.dims):  # (N, C, 1, ...): one axis of 1 per spatial axis
+            y = y.unsqueeze(-1)
         return x * y.expand_as(x)  # type: ignore[no-any-return]
 
 

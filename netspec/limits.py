@@ -11,6 +11,7 @@ from dataclasses import dataclass, fields, replace
 from typing import TYPE_CHECKING
 
 from netspec.errors import NetspecError
+from netspec.kinds import per_axis, size_text
 from netspec.network import NetworkPlan, stages
 from netspec.places import part_field
 from netspec.plan import leaves
@@ -60,8 +61,9 @@ def field_problems(spec: Spec, limits: Limits) -> list[Problem]:
         where = f"stem.convs.{i}" if spec.stem.convs is not None else "stem"
         if conv.width > limits.channels:
             found.append((f"{where}.width", _over(conv.width, limits.channels, "channels")))
-        if conv.kernel > limits.kernel:
-            found.append((f"{where}.kernel", _over(conv.kernel, limits.kernel, "kernel")))
+        kernel = max(per_axis(conv.kernel, 1))
+        if kernel > limits.kernel:
+            found.append((f"{where}.kernel", _over(kernel, limits.kernel, "kernel")))
     if spec.input.channels > limits.channels:
         found.append(("input.channels", _over(spec.input.channels, limits.channels, "channels")))
     for s in stages(spec):
@@ -112,7 +114,5 @@ def spatial_problems(analysis: Analysis) -> list[Problem]:
             stage = part_field(layer.part)
             size = " x ".join(map(str, layer.shape[1:]))
             where = f"at {layer.path} (computed size {size})"
-            return [
-                (stage, f"the feature map shrinks to nothing {where} for a {analysis.size} x {analysis.size} input")
-            ]
+            return [(stage, f"the feature map shrinks to nothing {where} for a {size_text(analysis.size)} input")]
     return []

@@ -45,7 +45,8 @@ def diagnostics(error: ValidationError, model: type[BaseModel], locate: Locate) 
     return found
 
 
-_TAG = re.compile(r"^\w+\[.*\]$")  # pydantic's name for a member of a union: 'tuple[str, ...]', 'dict[str,str]'
+# pydantic's name for a member of a union: 'tuple[str, ...]', 'dict[str,str]', 'constrained-int' (an int with bounds)
+_TAG = re.compile(r"^(\w+\[.*\]|constrained-\w+)$")
 
 
 def _unions(details: list[ErrorDetails]) -> list[ErrorDetails]:
@@ -62,7 +63,8 @@ def _unions(details: list[ErrorDetails]) -> list[ErrorDetails]:
         else:
             unions.setdefault(loc[:tag], []).append((tag, err))
     for prefix, errs in unions.items():
-        inside = [_placed(err, prefix + tuple(err["loc"][i + 1 :])) for i, err in errs if len(err["loc"]) > i + 1]
+        # A member the value is of fails inside it (an item of a list), or on a bound (a number below its minimum).
+        inside = [_placed(err, prefix + tuple(err["loc"][i + 1 :])) for i, err in errs if _fits(err, i)]
         if inside:
             out += inside
             continue
@@ -72,6 +74,11 @@ def _unions(details: list[ErrorDetails]) -> list[ErrorDetails]:
         combined["type"], combined["msg"] = "union", f"expected {kinds}, got {describe(value)}"
         out.append(combined)
     return out
+
+
+def _fits(err: ErrorDetails, tag: int) -> bool:
+    """Whether the value was of the union member whose error this is (tagged at `tag` in its loc)."""
+    return len(err["loc"]) > tag + 1 or err["type"] not in _KINDS
 
 
 def _placed(err: ErrorDetails, loc: Loc) -> ErrorDetails:

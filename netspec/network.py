@@ -11,7 +11,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, fields, replace
 from typing import TYPE_CHECKING
 
-from netspec.features import FeaturePoint, Tap, chosen, stride
+from netspec.features import FeaturePoint, Tap, chosen, stride, times
 from netspec.places import setting_field, stage_index, stage_name
 from netspec.plan import BlockArgs, BlockPlan, Op, PlanError, Style, act, conv, norm
 from netspec.registry import BlockType, block_type
@@ -77,8 +77,8 @@ class NetworkPlan:
 
     @property
     def dims(self) -> int:
-        """Spatial axes of the network's feature maps: 2, images, for every spec today."""
-        return 2
+        """Spatial axes of the network's feature maps: 1 (signals), 2 (images) or 3 (video, volumes)."""
+        return self.spec.dims
 
 
 NOT_PASSED = ("options", "drop_path")
@@ -110,6 +110,7 @@ def stages(spec: Spec) -> Iterator[StageArgs]:
             first_dilation=dilation,
             style=style(block),
             stride_in_1x1=block.stride_at == "1x1",
+            dims=spec.dims,
             preact=block.order == "pre",
             options=kind.options.model_validate(block.options) if kind.options is not None else None,
             # Every other block setting that a plan reads reaches it under its own name.
@@ -157,11 +158,12 @@ def plan_network(spec: Spec) -> NetworkPlan:
 
 def feature_points(body: Sequence[Op], pool: Sequence[Op], planned: Sequence[StagePlan]) -> tuple[FeaturePoint, ...]:
     """The stem's output (before its pool) and each stage's, with their channels and reductions."""
-    reduction = stride(body)
+    axes = planned[0].args.first.dims
+    reduction = stride(body, axes)
     points = [FeaturePoint("stem", body[-1].name, body[-1].out, reduction)]
-    reduction *= stride(pool)
+    reduction = times(reduction, stride(pool, axes))
     for stage in planned:
-        reduction *= stage.args.stage.stride
+        reduction = times(reduction, stage.args.stage.stride)
         points.append(FeaturePoint(stage.args.name, stage.args.name, stage.args.first.out_channels, reduction))
     return tuple(points)
 

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from netspec.kinds import ACTIVATIONS, kind_of
+from netspec.kinds import ACTIVATIONS, Size, kind_of, per_axis
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,10 +26,10 @@ class Op:
     kind: str
     ins: int
     out: int
-    kernel: int = 1
-    stride: int = 1
-    padding: int | None = None  # None: dilation x (kernel - 1) // 2, which keeps the size at stride 1
-    dilation: int = 1
+    kernel: Size = 1  # kernel, stride, padding and dilation: an int for every axis, or a tuple, one per axis
+    stride: Size = 1
+    padding: Size | str | None = None  # None: dilation x (kernel - 1) // 2 on each axis; 'same' (stride 1 only)
+    dilation: Size = 1
     groups: int = 1  # of a conv, or of a group norm
     bias: bool = False
     variant: str = ""  # the activation, norm or conv kind; a `module` or `composite` kind's class
@@ -54,8 +54,16 @@ class Op:
         return kind_of(self).module
 
     @property
-    def pad(self) -> int:
-        return self.dilation * (self.kernel - 1) // 2 if self.padding is None else self.padding
+    def pad(self) -> Size | str:
+        """The padding: as planned, or dilation x (kernel - 1) // 2 on each axis (one int if kernel and
+        dilation are)."""
+        if self.padding is not None:
+            return self.padding
+        if isinstance(self.kernel, int) and isinstance(self.dilation, int):
+            return self.dilation * (self.kernel - 1) // 2
+        axes = len(self.kernel) if isinstance(self.kernel, tuple) else len(self.dilation)  # type: ignore[arg-type]
+        kernel, dilation = per_axis(self.kernel, axes), per_axis(self.dilation, axes)
+        return tuple(d * (k - 1) // 2 for k, d in zip(kernel, dilation, strict=True))
 
 
 @dataclass(frozen=True)
@@ -80,9 +88,11 @@ class BlockArgs:
     in_channels: int
     width: int  # base width (torchvision's planes)
     out_channels: int
-    stride: int
+    stride: Size  # per spatial axis, or one int for all
     dilation: int
     first_dilation: int  # of the block's strided conv: the previous stage's dilation in a stage's first block
+    dims: int = 2  # spatial axes of the network
+    kernel: Size = 3  # of the block's main convs (a basic block's two, a bottleneck's middle one)
     style: Style = field(default_factory=Style)
     groups: int = 1
     width_per_group: int = 64
@@ -123,12 +133,59 @@ class PlanError(ValueError):
         self.field, self.message = field, message
 
 
-def conv(name: str, ins: int, out: int, kernel: int = 3, stride: int = 1, style: Style | None = None, **kw: Any) -> Op:
+def strides(stride: Size) -> bool:
+    """Whether `stride` reduces the feature map on some axis."""
+    return any(s != 1 for s in (stride if isinstance(stride, tuple) else (stride,)))
+
+
+def conv(
+    name: str,
+    ins: int,
+    out: int,
+    kernel: Size = 3,
+    stride: Size = 1,
+    style: Style | None = None,
+    mid_of: tuple[int, int] | None = None,
+    **kw: Any,
+) -> Op:
     """A conv; one of a block's main convs takes its kind and bias from the block's `style` (attention's
-    convs, which do not, have a bias and are plain)."""
-    if style is not None:
-        kw = {"bias": style.bias, "variant": style.conv, **kw}
+    convs, which do not, have a bias and are plain). A (2+1)-D style factorises a conv over time and space;
+    `mid_of` gives the (in, out) channels its middle width is reckoned from (default: this conv's)."""
+    if style is not None and style.conv == FACTORISED and _factorises(kernel):
+        return factorised(name, ins, out, kernel, stride, style, mid_of or (ins, out), **kw)
+    if style is not None:  # a kernel with no extent in time or none in space is a plain conv in a (2+1)-D style
+        kw = {"bias": style.bias, "variant": "plain" if style.conv == FACTORISED else style.conv, **kw}
     return Op(name, "conv", ins, out, kernel, stride, **kw)
+
+
+FACTORISED = "2plus1d"
+
+
+def _factorises(kernel: Size) -> bool:
+    """A 3-D kernel with extent in time and in space (not 1 x k x k, k x 1 x 1 or 1)."""
+    time, *space = per_axis(kernel, 3)
+    return time > 1 and max(space) > 1
+
+
+def factorised(
+    name: str, ins: int, out: int, kernel: Size, stride: Size, style: Style, mid_of: tuple[int, int], **kw: Any
+) -> Op:
+    """R(2+1)D's conv (Tran et al. 2018, torchvision's Conv2Plus1D): a spatial 1 x k x k conv to `mid` channels,
+    norm, activation, then a temporal t x 1 x 1 conv; `mid` keeps the parameters of the t x k x k conv it
+    replaces: in x out x t x k x k // (in x k x k + t x out), from `mid_of`'s (in, out)."""
+    if kw.get("groups", 1) != 1 or kw.get("dilation", 1) != 1:
+        raise PlanError("conv", "2plus1d convs have groups 1 and dilation 1 (as torchvision's); use conv: plain")
+    (time, *space), (step, *move) = per_axis(kernel, 3), per_axis(stride, 3)
+    a, b = mid_of
+    mid = a * b * time * math.prod(space) // (a * math.prod(space) + time * b)
+    plain = Style(style.norm, style.norm_groups, style.act, "plain")
+    layers = (
+        conv("0", ins, mid, (1, *space), (1, *move), plain),
+        norm("1", mid, style),
+        act("2", mid, style.act),
+        conv("3", mid, out, (time, 1, 1), (step, 1, 1), plain),
+    )
+    return Op(name, "sequential", ins, out, children=layers)
 
 
 def norm(name: str, channels: int, style: Style, source: str = "") -> Op:

@@ -46,6 +46,8 @@ class BlockType:
     has_1x1_stride: bool
     forms: dict[str, tuple[Any, Any]] = field(default_factory=dict)
     options: type[BaseModel] | None = None  # the settings only this type has, under `options:` in a spec
+    dims: tuple[int, ...] = (1, 2, 3)  # the numbers of spatial axes its plan and forward work in
+    kernels: bool = False  # it honours block.kernel (else its convs are 3 on every axis)
 
     def plan(self, order: str) -> PlanFunction:
         return _resolve(self.forms[order][0])  # type: ignore[no-any-return]
@@ -66,6 +68,8 @@ def register_block(
     grouped: bool = False,
     has_1x1_stride: bool = False,
     options: type[BaseModel] | None = None,
+    dims: tuple[int, ...] = (1, 2, 3),
+    kernels: bool = False,
 ) -> BlockType:
     """Make `type: <name>` available in specs. Raises on a name that is already registered.
 
@@ -74,6 +78,8 @@ def register_block(
     (see docs/adding-a-block-type.md). `grouped` says whether the block honours groups and width_per_group;
     `has_1x1_stride` whether it can stride on a 1x1 conv. `options`, a pydantic model, validates the settings
     only this type has (a spec's `options:`); plan functions receive it validated as BlockArgs.options.
+    `dims` are the numbers of spatial axes it works in (BlockArgs.dims), `kernels` whether it honours
+    BlockArgs.kernel.
     """
     _check_arguments(name, expansion, grouped, has_1x1_stride, options)
     if name in _REGISTRY:
@@ -87,7 +93,7 @@ def register_block(
             from netspec.fit import check_fit  # imports torch: only for classes given as objects
 
             check_fit(name, order, plan, cls, options)
-    entry = BlockType(name, expansion, grouped, has_1x1_stride, forms, options)
+    entry = BlockType(name, expansion, grouped, has_1x1_stride, forms, options, tuple(dims), kernels)
     _REGISTRY[name] = entry
     return entry
 
@@ -129,6 +135,7 @@ register_block(
     pre=("netspec.block_plans:preact_basic", "netspec.blocks:PreActBasicBlock"),
     expansion=1,
     options=BasicOptions,
+    kernels=True,
 )
 register_block(
     "bottleneck",
@@ -137,6 +144,7 @@ register_block(
     expansion=4,
     grouped=True,
     has_1x1_stride=True,
+    kernels=True,
 )
 register_block(
     "res2net",
@@ -144,6 +152,7 @@ register_block(
     expansion=4,
     grouped=True,
     options=Res2NetOptions,
+    dims=(2,),
 )
 register_block(
     "resnest",
@@ -151,12 +160,14 @@ register_block(
     expansion=4,
     grouped=True,
     options=ResNeStOptions,
+    dims=(2,),
 )
 register_block(
     "sk_basic",
     post=("netspec.families.sknet:sk_basic", "netspec.families.sknet_block:SelectiveKernelBasic"),
     expansion=1,
     options=SelectiveKernelOptions,
+    dims=(2,),
 )
 register_block(
     "sk_bottleneck",
@@ -164,10 +175,12 @@ register_block(
     expansion=4,
     grouped=True,
     options=SelectiveKernelOptions,
+    dims=(2,),
 )
 register_block(
     "regnet",
     post=("netspec.families.regnet:regnet", "netspec.families.regnet_block:RegNetBlock"),
     expansion=1,
     options=RegNetOptions,
+    dims=(2,),
 )

@@ -31,7 +31,7 @@ class Row:
     params: int
     macs: int
     level: int = 0
-    stride: int | None = None
+    stride: int | tuple[int, ...] | None = None
     width: int | None = None
     inner: int | None = None
     out: int | None = None
@@ -89,7 +89,7 @@ def summary(analysis: Analysis, depth: str = "stage", fmt: str = "table", batch:
     spec, size, t = analysis.spec, analysis.size, analysis.totals
     lines = [
         f"{spec.name}" + (f" - {spec.description}" if spec.description else ""),
-        f"input {batch} x {spec.input.channels} x {size} x {size}",
+        f"input {batch} x {_shape((spec.input.channels, *size))}",
         "",
     ]
     lines += _render(table, t.macs, batch, markdown=fmt == "markdown")
@@ -103,7 +103,9 @@ def _outputs(analysis: Analysis) -> list[str]:
     if not analysis.outputs:
         return []
     kind = "a dict" if analysis.plan.keyed else "a list"
-    rows = [(o.key, o.point.module, _shape(o.shape), f"reduction {o.point.reduction}") for o in analysis.outputs]
+    rows = [
+        (o.key, o.point.module, _shape(o.shape), f"reduction {_reduction(o.point.reduction)}") for o in analysis.outputs
+    ]
     widths = [max(len(row[i]) for row in rows) for i in range(3)]
     lines = [f"  {k.ljust(widths[0])}  {m.ljust(widths[1])}  {s.ljust(widths[2])}  {r}" for k, m, s, r in rows]
     return ["", f"returns {kind} of {len(rows)} features:", *lines]
@@ -126,8 +128,8 @@ _RIGHT = {"stride", "width", "inner", "out", "params", "MACs", "% MACs"}
 
 
 def _cells(row: Row, total_macs: int, batch: int) -> list[str]:
-    def num(value: int | None) -> str:
-        return "-" if value is None else str(value)
+    def num(value: int | tuple[int, ...] | None) -> str:
+        return "-" if value is None else str(value) if isinstance(value, int) else "x".join(map(str, value))
 
     share = f"{100 * row.macs / total_macs:.1f}%" if total_macs else "-"
     name = "  " * row.level + row.name
@@ -180,7 +182,7 @@ def _json(analysis: Analysis, table: list[Row], batch: int) -> str:
     spec, t = analysis.spec, analysis.totals
     data = {
         "name": spec.name,
-        "input": [batch, spec.input.channels, analysis.size, analysis.size],
+        "input": [batch, spec.input.channels, *analysis.size],
         "conventions": CONVENTIONS,
         "rows": [asdict(row) for row in table],
         "totals": {
@@ -204,3 +206,7 @@ def _json(analysis: Analysis, table: list[Row], batch: int) -> str:
 
 def _shape(shape: Shape) -> str:
     return " x ".join(map(str, shape))
+
+
+def _reduction(reduction: int | tuple[int, ...]) -> str:
+    return str(reduction) if isinstance(reduction, int) else "x".join(map(str, reduction))

@@ -20,7 +20,7 @@ from pydantic_core import CoreSchema, PydanticCustomError
 from netspec.checks import problems
 from netspec.errors import did_you_mean, unprintable
 from netspec.families.regnet import RegNetDesign, expanded
-from netspec.kinds import ACTIVATIONS, NORMS
+from netspec.kinds import ACTIVATIONS, NORMS, per_axis
 from netspec.registry import block_names
 
 SUPPORTED_VERSIONS = (1,)
@@ -46,13 +46,16 @@ StemPreset = Literal["imagenet", "cifar", "deep", "deep_tiered"]
 Pool = Literal["max", "avg", "none"]
 StemPool = Literal["max", "avg", "none", "max_zero_pad", "conv", "max_blur"]
 AntiAlias = Literal["none", "blur"]
-Conv = Literal["plain", "std"]
+Conv = Literal["plain", "std", "2plus1d"]
+Dims = Literal[1, 2, 3]
 STEM_PRESETS: tuple[str, ...] = StemPreset.__args__  # type: ignore[attr-defined]
 
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 Positive = Annotated[int, Field(ge=1)]
 NonNegative = Annotated[int, Field(ge=0)]
 Rate = Annotated[float, Field(ge=0.0, lt=1.0)]
+# A size per spatial axis: one number for every axis, or a list of one per axis (as many as the spec's dims).
+Size = Positive | Annotated[tuple[Positive, ...], Field(strict=False, min_length=1)]
 
 
 def _listed(description: str, **kwargs: Any) -> Any:
@@ -68,7 +71,9 @@ class Input(_Model):
     """The input images: used for shapes and MACs, for the stem's input channels, and to normalize data."""
 
     channels: Positive = Field(3, description="input channels (3 for RGB)")
-    size: Positive = Field(224, description="nominal square image size, for shapes and MACs in summaries")
+    size: Size = Field(
+        224, description="nominal size, for shapes and MACs in summaries: one number for every axis, or one per axis"
+    )
     mean: tuple[float, ...] | None = _listed(
         "per-channel mean subtracted from inputs in [0, 1] (default: ImageNet's)", default=None
     )
@@ -88,14 +93,14 @@ class StemConv(_Model):
     """One conv of an explicit stem; each is followed by norm and activation."""
 
     width: Positive = Field(description="output channels")
-    kernel: Positive = Field(3, description="square kernel size (odd); padding is kernel // 2")
-    stride: Positive = Field(1, description="stride")
+    kernel: Size = Field(3, description="kernel size (odd), one for every axis or one per axis; padding is kernel // 2")
+    stride: Size = Field(1, description="stride, one for every axis or one per axis")
     bias: bool = Field(False, description="give the conv a bias")
 
     @field_validator("kernel")
     @classmethod
-    def _odd(cls, kernel: int) -> int:
-        if kernel % 2 == 0:
+    def _odd(cls, kernel: int | tuple[int, ...]) -> int | tuple[int, ...]:
+        if any(k % 2 == 0 for k in (kernel if isinstance(kernel, tuple) else (kernel,))):
             raise PydanticCustomError("even_kernel", "kernel must be odd so that padding keeps the input centred")
         return kernel
 
@@ -164,7 +169,12 @@ class BlockSettings(_Model):
     expansion: Positive | None = Field(None, description="output channels / width (default: basic 1, bottleneck 4)")
     shortcut: Shortcut = Field("B", description="A: zero-pad identity, B: project on change, C: always, D: avgpool")
     shortcut_act: bool = Field(False, description="end projection shortcuts with the activation, after their norm")
-    conv: Conv = Field("plain", description="plain, or std: weight-standardised convs (Qiao et al. 2019), as in BiT")
+    conv: Conv = Field(
+        "plain",
+        description="plain; std: weight-standardised convs (Qiao et al. 2019), as in BiT; 2plus1d: each 3-D conv "
+        "as a spatial one, norm, activation and a temporal one (Tran et al. 2018, torchvision's r2plus1d)",
+    )
+    kernel: Size = Field(3, description="kernel of the block's main convs: one for every axis, or one per axis")
     aa: AntiAlias = Field(
         "none", description="blur: a strided block's 3x3 conv does not stride; a blur pool after it does (Zhang 2019)"
     )
@@ -199,7 +209,7 @@ class _StageFields(_Model):
 
     depth: Positive = Field(description="number of blocks")
     width: Positive = Field(description="base width (torchvision's planes): outputs width x expansion channels")
-    stride: Positive = Field(description="stride of the stage's first block")
+    stride: Size = Field(description="stride of the stage's first block: one for every axis, or one per axis")
     dilation: Positive = Field(1, description="dilation of the 3x3 convs after the first block")
 
     def block_settings(self, defaults: BlockSettings) -> BlockSettings:
@@ -250,6 +260,7 @@ class Spec(_Model):
     netspec: int = Field(description="format version of the spec language; 1")
     name: str = Field(min_length=1, description="network name (default: the file name)")
     description: str = Field("", description="one line shown by `netspec list`")
+    dims: Dims = Field(2, description="spatial axes: 1 (signals, time series), 2 (images) or 3 (video, volumes)")
     input: Input = Field(default_factory=Input, description="input channels, nominal size and normalization")
     stem: Stem = Field(default_factory=Stem, description="stem preset or explicit convs")
     block: BlockSettings = Field(default_factory=BlockSettings, description="block settings for every stage")
@@ -303,6 +314,10 @@ class Spec(_Model):
     def stage_blocks(self) -> tuple[BlockSettings, ...]:
         """Each stage's block settings: `block` with that stage's overrides."""
         return tuple(stage.block_settings(self.block) for stage in self.stages)
+
+    def input_shape(self, size: int | tuple[int, ...] | None = None) -> tuple[int, ...]:
+        """One input's shape, (channels, *one size per axis), at `size` (default: input.size)."""
+        return (self.input.channels, *per_axis(size or self.input.size, self.dims))
 
     def stem_norm(self) -> bool:
         return self.stem.norm if self.stem.norm is not None else self.block.order == "post"

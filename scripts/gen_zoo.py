@@ -15,6 +15,7 @@ import torchvision
 
 import netspec
 from netspec.gate import admit
+from netspec.kinds import size_text
 from netspec.sources import builtin_names
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -33,6 +34,9 @@ def reference(name: str) -> tuple[str, str]:
     if not folder:
         weights = torchvision.models.get_model_weights(name).DEFAULT.meta
         return f"`torchvision.models.{name}`", f"{weights['num_params']:,} params, {weights['_ops']} GMACs"
+    if folder == "video":
+        weights = torchvision.models.get_model_weights(base).DEFAULT.meta
+        return f"`torchvision.models.video.{base}`", f"{weights['num_params']:,} params, {weights['_ops']} GMACs"
     if folder == "timm":
         return f'`timm.create_model("{base}")`', ""
     if folder == "paper":
@@ -44,10 +48,11 @@ def reference(name: str) -> tuple[str, str]:
     return "kuangliu/pytorch-cifar", ""
 
 
-def measure(name: str) -> tuple[int, int, int]:
-    """(parameters, MACs, input size) of a builtin."""
+def measure(name: str) -> tuple[int, int, str]:
+    """(parameters, MACs, input size) of a builtin: an image's side when it is square, else every axis."""
     analysis = admit(name).analysis
-    return analysis.totals.params, analysis.totals.macs, analysis.size
+    size = analysis.size
+    return analysis.totals.params, analysis.totals.macs, str(size[0]) if size == (size[0],) * 2 else size_text(size)
 
 
 def table() -> str:

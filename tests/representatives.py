@@ -18,6 +18,7 @@ SIZES = {"drop_path", "zero_init_last", "width_per_group", "groups", "attn_ratio
 def layout(spec: Spec) -> frozenset[tuple[object, ...]]:
     """What a spec's network is made of: its stem, head and every distinct block setting (grouped or not)."""
     parts: set[tuple[object, ...]] = {
+        ("dims", spec.dims),
         ("stem", spec.stem.preset, len(spec.stem.layers()), spec.stem.pool_kind(), spec.stem_norm()),
         ("head", spec.head.pool, bool(spec.head.hidden), spec.final_norm()),
     }

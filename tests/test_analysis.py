@@ -27,7 +27,9 @@ Cli = Callable[..., tuple[int, str, str]]
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def measured(spec: netspec.Spec, size: int) -> tuple[dict[str, tuple[str, tuple[int, ...], int, int]], int]:
+def measured(
+    spec: netspec.Spec, size: int | tuple[int, ...]
+) -> tuple[dict[str, tuple[str, tuple[int, ...], int, int]], int]:
     """{path: (type, output shape, parameters, buffers)} of every leaf module in a real forward pass on the meta
     device, and the MACs FlopCounterMode counts (its FLOPs / 2)."""
     with torch.device("meta"):
@@ -38,7 +40,7 @@ def measured(spec: netspec.Spec, size: int) -> tuple[dict[str, tuple[str, tuple[
     for name, module in [*leaves.items(), *stages.items()]:
         module.register_forward_hook(lambda m, i, o, name=name: shapes.__setitem__(name, tuple(o.shape[1:])))
     with FlopCounterMode(display=False) as counter:
-        model(torch.empty(1, spec.input.channels, size, size, device="meta"))
+        model(torch.empty(1, *spec.input_shape(size), device="meta"))
     found = {}
     for name, module in leaves.items():
         params, buffers = (sum(t.numel() for t in ts) for ts in (module.parameters(), module.buffers()))
@@ -47,7 +49,10 @@ def measured(spec: netspec.Spec, size: int) -> tuple[dict[str, tuple[str, tuple[
     return found, counter.get_total_flops() // 2
 
 
-def sizes(name: str) -> list[int]:
+def sizes(name: str) -> list[int | tuple[int, ...]]:
+    """The nominal input size, and another that the strides do not divide."""
+    if name.startswith("video/"):
+        return [(16, 112, 112), (9, 100, 90)]
     return [32, 40] if name.startswith("cifar/") else [224, 160]
 
 

@@ -34,7 +34,7 @@ def test_misspelled_key_suggests_the_field(write: Write, cli: Cli) -> None:
 
 def test_unknown_key_far_from_any_field_lists_the_fields(write: Write, cli: Cli) -> None:
     write("netspec: 1\ncolour: red\n" + RESNET18_STAGES)
-    known = "netspec, name, description, input, stem, block, stages, head, features, regnet"
+    known = "netspec, name, description, dims, input, stem, block, stages, head, features, regnet"
     assert_fails(
         cli, ["validate", "spec.yaml"], f"spec.yaml:2:1: colour: unknown field 'colour'; known fields: {known}"
     )

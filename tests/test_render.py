@@ -162,7 +162,7 @@ def test_static_shapes_equal_a_pass_on_the_meta_device(name: str) -> None:
     spec = netspec.load_spec(name)
     with torch.device("meta"):
         model = compile_plan(plan_network(spec))
-    size = (spec.input.channels, spec.input.size, spec.input.size)
+    size = spec.input_shape()
     from netspec.analysis import analyze
 
     static = trace(model, size, {layer.path: layer.shape for layer in analyze(plan_network(spec)).layers})

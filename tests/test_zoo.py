@@ -39,6 +39,7 @@ TIMM += ["regnetx_002", "regnety_002", "regnety_016", "regnety_040"]
 PAPER_MACS = {18: 1.8, 34: 3.6, 50: 3.8, 101: 7.6, 152: 11.3}  # He et al. 2015, Table 1, x 10^9
 CIFAR_PARAMS = {20: "0.27", 32: "0.46", 44: "0.66", 56: "0.85", 110: "1.7", 1202: "19.4"}  # Table 6, millions
 KUANGLIU = [18, 34, 50, 101, 152]
+VIDEO = {"r3d_18": "R3D_18_Weights", "mc3_18": "MC3_18_Weights", "r2plus1d_18": "R2Plus1D_18_Weights"}
 WRN = {(28, 10): "36.5", (40, 4): "8.9", (16, 8): "11.0"}  # millions of parameters (Zagoruyko & Komodakis 2016)
 # ImageNet networks are compared on 64 x 64 images: every layer still runs on a map of at least 2 x 2 (the last
 # stage's), so each padding, stride, pool and blur is exercised, at a twelfth of the cost of 160 x 160.
@@ -75,7 +76,31 @@ def test_every_listed_spec_ships() -> None:
     listed = TORCHVISION + list(REGNET) + [f"timm/{n}" for n in TIMM] + [f"paper/resnet{n}" for n in PAPER_MACS]
     listed += [f"cifar/resnet{n}" for n in CIFAR_PARAMS] + [f"cifar/resnet{n}" for n in KUANGLIU]
     listed += [f"cifar/preact_resnet{n}" for n in KUANGLIU] + [f"cifar/wrn{d}_{k}" for d, k in WRN]
+    listed += [f"video/{n}" for n in VIDEO]
     assert sorted(listed) == sorted(builtin_names())
+
+
+@pytest.mark.parametrize("name", VIDEO)
+def test_torchvision_video(name: str) -> None:
+    """torchvision's video ResNets: their weights load strictly through load_weights (torchvision wraps each conv
+    with its norm, stem.0/1 and conv1.0/1, which netspec names conv1/bn1), equal outputs in float64 on a short
+    clip, and the parameters and GFLOPs of torchvision's weight metadata at 16 frames of 112 x 112."""
+    reference, meta = getattr(torchvision.models.video, name)(), getattr(torchvision.models.video, VIDEO[name])
+    model, n = netspec.build(f"video/{name}"), len(reference.state_dict())
+    report = netspec.load_weights(model, reference.state_dict())
+    assert str(report) == f"loaded {n} of the model's {n} tensors from state_dict"
+    assert count(model) == count(reference) == meta.KINETICS400_V1.meta["num_params"]
+    model.double().eval(), reference.double().eval()
+    x = torch.randn(1, 3, 6, 40, 36, dtype=torch.float64)  # sizes no stride divides, on every axis
+    with torch.no_grad():
+        torch.testing.assert_close(model(x), reference(x), rtol=1e-9, atol=1e-9)
+    with torch.device("meta"), FlopCounterMode(display=False) as counter:
+        getattr(torchvision.models.video, name)()(torch.zeros(1, 3, 16, 112, 112))
+    from netspec.gate import admit
+
+    totals = admit(f"video/{name}").analysis.totals
+    assert (totals.params, totals.macs) == (count(reference), counter.get_total_flops() // 2)
+    assert round(totals.macs / 1e9, 3) == meta.KINETICS400_V1.meta["_ops"]
 
 
 @pytest.mark.parametrize("name", TORCHVISION)

@@ -32,7 +32,7 @@ def _counted(name: str) -> tuple[nn.Module, int]:
     for tensor in [*model.parameters(), *model.buffers()]:
         tensor.data.zero_()
     with torch.no_grad(), FlopCounterMode(display=False) as counter:
-        model(torch.zeros(1, spec.input.channels, spec.input.size, spec.input.size))
+        model(torch.zeros(1, *spec.input_shape()))
     return model, counter.get_total_flops() // 2
 
 

@@ -17,7 +17,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_core import PydanticCustomError
 
-from netspec.plan import BlockArgs, BlockPlan, Op, PlanError, act, conv, make_divisible, norm
+from netspec.plan import BlockArgs, BlockPlan, Op, PlanError, act, conv, make_divisible, norm, strides
 
 CLASSES = "netspec.families.regnet_block"
 HUGE = 1e15  # channels: past any limit, and where a float still counts them exactly
@@ -33,7 +33,7 @@ class RegNetOptions(BaseModel):
     se_ratio: float = Field(0.0, ge=0.0, lt=1.0, description="SE channels / the block's input channels; 0: no SE")
 
 
-def _conv_norm_act(name: str, ins: int, out: int, kernel: int, a: BlockArgs, relu: bool, **kw: int) -> Op:
+def _conv_norm_act(name: str, ins: int, out: int, kernel: int, a: BlockArgs, relu: bool, **kw: Any) -> Op:
     """torchvision's conv-norm-activation block: a Sequential of conv, norm and (unless `relu` is False) activation."""
     layers = [conv("0", ins, out, kernel, style=a.style, **kw), norm("1", out, a.style)]
     layers += [act("2", out, a.style.act)] if relu else []
@@ -71,7 +71,7 @@ def regnet(a: BlockArgs) -> BlockPlan:
     if a.drop_path > 0:
         ops.append(Op("drop_path", "drop_path", a.out_channels, a.out_channels, p=a.drop_path))
     main = ops[-1].name
-    if a.stride != 1 or a.in_channels != a.out_channels:
+    if strides(a.stride) or a.in_channels != a.out_channels:
         ops.insert(0, _conv_norm_act("proj", a.in_channels, a.out_channels, 1, a, False, stride=a.stride))
     out = a.out_channels
     ops += [Op("add", "add", out, out, inplace=False, source=main), act("activation", out, a.style.act)]

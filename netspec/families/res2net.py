@@ -9,7 +9,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 
 from netspec.block_plans import bottleneck_inner, shortcut, tail
-from netspec.plan import BlockArgs, BlockPlan, Op, act, conv, norm
+from netspec.plan import BlockArgs, BlockPlan, Op, act, conv, norm, strides
 
 
 class Res2NetOptions(BaseModel):
@@ -26,7 +26,7 @@ def res2net(a: BlockArgs) -> BlockPlan:
     scale = a.options.scale if isinstance(a.options, Res2NetOptions) else 4
     s, width, out = a.style, bottleneck_inner(a), a.out_channels
     # A block that strides or projects has no hierarchy: each branch sees only its own split (timm's is_first).
-    first = a.stride > 1 or shortcut(a, "input") is not None
+    first = strides(a.stride) or shortcut(a, "input") is not None
     ops = [conv("conv1", a.in_channels, width * scale, 1, style=s), norm("bn1", width * scale, s)]
     ops.append(act("act1", width * scale, s.act))
     branches = max(1, scale - 1)

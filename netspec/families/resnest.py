@@ -9,7 +9,8 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 
 from netspec.block_plans import bottleneck_inner, tail
-from netspec.plan import BlockArgs, BlockPlan, Op, act, conv, make_divisible, norm
+from netspec.kinds import Size
+from netspec.plan import BlockArgs, BlockPlan, Op, act, conv, make_divisible, norm, strides
 
 CLASSES = "netspec.families.resnest_block"
 
@@ -24,7 +25,7 @@ class ResNeStOptions(BaseModel):
     avd_first: bool = Field(False, description="that pool comes before the split attention instead of after")
 
 
-def split_attention(a: BlockArgs, channels: int, stride: int, radix: int) -> Op:
+def split_attention(a: BlockArgs, channels: int, stride: Size, radix: int) -> Op:
     """A grouped 3x3 conv to radix x channels, then a softmax over the radix splits of a channel attention
     computed from their sum (timm's SplitAttn, as conv2)."""
     s, c, wide, groups = a.style, channels, channels * radix, a.groups
@@ -49,7 +50,7 @@ def resnest(a: BlockArgs) -> BlockPlan:
     """1x1 reduce, split attention (strided, or followed by a strided 3x3 average pool), 1x1 expand."""
     o = a.options if isinstance(a.options, ResNeStOptions) else ResNeStOptions()
     s, width, out = a.style, bottleneck_inner(a), a.out_channels
-    pooled = o.avd and a.stride > 1
+    pooled = o.avd and strides(a.stride)
     pool = Op("avd_first" if o.avd_first else "avd_last", "avgpool", width, width, 3, a.stride, 1)
     ops = [conv("conv1", a.in_channels, width, 1, style=s), norm("bn1", width, s), act("act1", width, s.act)]
     ops += [pool] if pooled and o.avd_first else []

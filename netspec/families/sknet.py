@@ -8,6 +8,7 @@ conv2.bn, ...), so that timm's skresnet weights load.
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -30,7 +31,7 @@ class SelectiveKernelOptions(BaseModel):
     divisor: int = Field(8, ge=1, description="attention channels are rounded to a multiple of this")
 
 
-def conv_norm_act(name: str, ins: int, out: int, kernel: int, style: Style, relu: bool, **kw: int) -> Op:
+def conv_norm_act(name: str, ins: int, out: int, kernel: int, style: Style, relu: bool, **kw: Any) -> Op:
     """timm's ConvNormAct: `conv`, `bn` and, unless the add follows, `act`."""
     layers = [conv("conv", ins, out, kernel, style=style, **kw), norm("bn", out, style)]
     layers += [act("act", out, style.act)] if relu else []

@@ -1,0 +1,144 @@
+"""Networks of 1, 2 or 3 spatial axes: per-axis sizes in the language, their errors at the field, and the
+analysis of 1-D and 3-D networks against the module they build (shapes, parameters, FlopCounterMode's MACs)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import torch
+import torchvision
+
+import netspec
+from tests.test_analysis import measured
+
+Cli = Callable[..., tuple[int, str, str]]
+Write = Callable[..., Path]
+
+STAGES = "stages:\n  - {depth: 1, width: 8, stride: 1}\n  - {depth: 1, width: 16, stride: 2}\n"
+
+
+def _fails(cli: Cli, line: str) -> None:
+    code, out, err = cli("validate", "spec.yaml")
+    assert (code, out, err) == (1, "", line + "\n")
+
+
+@pytest.mark.parametrize(
+    ("text", "line"),
+    [
+        (
+            "dims: 3\nstages:\n  - {depth: 1, width: 8, stride: [1, 2]}\n",
+            "spec.yaml:4:34: stages.0.stride: gives 2 sizes for a network of 3 spatial axes (dims: 3); give one "
+            "number, or 3",
+        ),
+        (
+            "input: {size: [32, 32, 32]}\n" + STAGES,
+            "spec.yaml:2:15: input.size: gives 3 sizes for a network of 2 spatial axes (dims: 2); give one number, "
+            "or 2",
+        ),
+        (
+            "stages:\n  - {depth: 1, width: 8, stride: -2}\n",
+            "spec.yaml:3:34: stages.0.stride: must be at least 1, got the integer -2",
+        ),
+        (
+            "stages:\n  - {depth: 1, width: 8, stride: [1, 0]}\n",
+            "spec.yaml:3:38: stages.0.stride.1: must be at least 1, got the integer 0",
+        ),
+        (
+            "stages:\n  - {depth: 1, width: 8, stride: two}\n",
+            "spec.yaml:3:34: stages.0.stride: expected an integer or a list, got the string 'two'",
+        ),
+        (
+            "block: {conv: 2plus1d}\n" + STAGES,
+            "spec.yaml:2:15: block.conv: 2plus1d factorises 3-D convs (space, then time); it needs dims: 3, not 2",
+        ),
+        (
+            "dims: 3\nblock: {aa: blur}\n" + STAGES,
+            "spec.yaml:3:13: block.aa: the blur pool is 2-D only; use aa: none for dims 3",
+        ),
+        (
+            "dims: 1\nblock: {norm: frozen_batch}\n" + STAGES,
+            "spec.yaml:3:15: block.norm: frozen_batch norm is 2-D only; use batch for dims 1",
+        ),
+        (
+            "dims: 1\nblock: {type: res2net}\n" + STAGES,
+            "spec.yaml:3:15: block.type: res2net blocks are planned in 2-D only, not dims 1",
+        ),
+        (
+            "block: {type: res2net, kernel: 5}\n" + STAGES,
+            "spec.yaml:2:32: block.kernel: res2net blocks have 3 on every axis; kernel is for basic and bottleneck",
+        ),
+        (
+            "dims: 3\nstem: {convs: [{width: 8, kernel: [3, 4, 3]}]}\n" + STAGES,
+            "spec.yaml:3:35: stem.convs.0.kernel: kernel must be odd so that padding keeps the input centred",
+        ),
+    ],
+    ids=[
+        "length",
+        "input-length",
+        "negative",
+        "item",
+        "kind",
+        "2plus1d-2d",
+        "blur-3d",
+        "frozen-1d",
+        "family-1d",
+        "family-kernel",
+        "even",
+    ],
+)
+def test_per_axis_mistakes_are_placed_at_their_field(write: Write, cli: Cli, text: str, line: str) -> None:
+    write("netspec: 1\n" + text)
+    _fails(cli, line)
+
+
+# Small networks of each form, in 1-D and 3-D: every layer kind a block of each has (shortcuts A, B, D, attention,
+# a bottleneck's groups, per-axis strides and kernels, pre-activation, a (2+1)-D conv).
+SPECS = {
+    "1d-basic-A-se": "dims: 1\ninput: {size: 64, channels: 2}\nblock: {shortcut: A, attn: se}\n"
+    "stem: {convs: [{width: 8, kernel: 7, stride: 2}], pool: max}\n" + STAGES,
+    "1d-preact-eca": "dims: 1\ninput: {size: 50}\nblock: {order: pre, attn: eca, kernel: 5}\n" + STAGES,
+    "3d-bottleneck-D": "dims: 3\ninput: {size: [5, 24, 20]}\nblock: {type: bottleneck, groups: 2, shortcut: D}\n"
+    "stem: {convs: [{width: 8, kernel: [3, 5, 5], stride: [1, 2, 2]}], pool: max}\nstages:\n"
+    "  - {depth: 1, width: 8, stride: 1}\n  - {depth: 2, width: 16, stride: [1, 2, 2], kernel: [1, 3, 3]}\n",
+    "3d-2plus1d-se": "dims: 3\ninput: {size: 9}\nblock: {conv: 2plus1d, attn: se}\n"
+    "stem: {convs: [{width: 8, kernel: 3}]}\n" + STAGES,
+}
+
+
+@pytest.mark.parametrize("name", SPECS)
+def test_1d_and_3d_networks_are_analysed_as_they_run(tmp_path: Path, name: str) -> None:
+    (tmp_path / "spec.yaml").write_text(f"netspec: 1\nname: {name}\n" + SPECS[name])
+    spec = netspec.load_spec(tmp_path / "spec.yaml")
+    from netspec.analysis import analyze
+    from netspec.network import plan_network
+
+    analysis = analyze(plan_network(spec))
+    static = {x.path: (x.kind, x.shape, x.params, x.buffers) for x in analysis.layers if x.module}
+    static |= {part.name: ("stage", part.shape, 0, 0) for part in analysis.parts() if part.name.startswith("layer")}
+    layers, macs = measured(spec, spec.input.size)
+    assert static == layers
+    assert analysis.totals.macs == macs
+    model = netspec.build(spec).eval()  # and it runs, on real numbers, through TorchScript as in eager mode
+    x = torch.randn(2, *spec.input_shape())
+    with torch.no_grad():
+        torch.testing.assert_close(torch.jit.script(model)(x), model(x))
+
+
+def test_a_video_summary_has_every_axis_of_torchvisions_shapes(cli: Cli) -> None:
+    reference, shapes = torchvision.models.video.r3d_18(), {}
+    for name in ("stem", "layer1", "layer2", "layer3", "layer4"):
+        getattr(reference, name).register_forward_hook(lambda m, i, o, n=name: shapes.__setitem__(n, list(o.shape)))
+    reference.eval()(torch.zeros(1, 3, 8, 64, 64))
+    code, out, _ = cli("summary", "video/r3d_18", "--input-size", "8", "64", "64", "--format", "json")
+    assert code == 0
+    summary = json.loads(out)
+    assert summary["input"] == [1, 3, 8, 64, 64]
+    rows = {row["name"]: row["shape"] for row in summary["rows"]}
+    assert {"stem": rows["stem"], **{f"layer{i}": rows[f"layer{i}"] for i in range(1, 5)}} == {
+        name: shape[1:] for name, shape in shapes.items()
+    }
+    code, out, _ = cli("summary", "video/r3d_18")
+    assert "input 1 x 3 x 16 x 112 x 112" in out and "64 x 16 x 56 x 56" in out
