@@ -40,14 +40,17 @@ def shortcut(a: BlockArgs, source: str) -> Op | None:
     changes = strides(stride) or ins != out
     if a.shortcut == "A":  # He et al. 2015: subsample and pad the new channels with zeros; no parameters
         subsample = per_axis(stride, a.dims)  # one entry per axis: the module slices each axis
-        return Op("downsample", "zero_pad", ins, out, stride=subsample, source=source) if changes else None
+        pad = Op("downsample", "zero_pad", ins, out, stride=subsample, variant=a.shortcut_pad, source=source)
+        return pad if changes else None
+    bias = a.style.bias or a.shortcut_bias
     if a.shortcut in ("B", "C") and (changes or a.shortcut == "C"):
-        layers = [conv("0", ins, out, 1, stride, style=a.style)]
+        layers = [conv("0", ins, out, 1, stride, style=a.style, bias=bias)]
     elif a.shortcut == "D" and changes:
         # ResNet-D: average-pool first so that the projection sees every input position (Bag of Tricks, 2019).
         window = 2 if isinstance(stride, int) else tuple(2 if s > 1 else 1 for s in stride)  # only where it strides
         pool = Op("0", "avgpool", ins, ins, window, stride, 0, ceil=True, count_pad=False)
-        layers = [pool if strides(stride) else Op("0", "identity", ins, ins), conv("1", ins, out, 1, style=a.style)]
+        project = conv("1", ins, out, 1, style=a.style, bias=bias)
+        layers = [pool if strides(stride) else Op("0", "identity", ins, ins), project]
     else:
         return None
     if not a.preact:  # pre-activation projections see a normalised input and have no norm of their own

@@ -130,6 +130,11 @@ def _stage_problems(s: StageArgs) -> list[Problem]:
     if block.shortcut == "A" and out < ins:
         message = f"shortcut A pads channels with zeros and cannot reduce {ins} to {out}; use shortcut: B"
         found.append((where("shortcut"), message))
+    if block.shortcut_bias and block.shortcut == "A":
+        found.append((where("shortcut_bias"), "shortcut A has no conv to give a bias; use shortcut: B, C or D"))
+    if block.shortcut_pad != "both" and block.shortcut != "A":
+        message = f"shortcut_pad places shortcut A's zero channels; shortcut {block.shortcut} has none"
+        found.append((where("shortcut_pad"), message))
     return found
 
 

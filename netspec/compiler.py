@@ -23,7 +23,12 @@ class ResNet(nn.Sequential):
     """A network compiled from a netspec spec: stem, stages layer1..layerN and head, run in order."""
 
     feature_info: FeatureInfo  # the features it offers (timm's attribute): channels and reduction of each
-    __jit_ignored_attributes__: ClassVar = ["feature_info"]  # plain Python, for the people and tools that build on it
+    # Channels of the last stage, under torchvision's and MONAI's names: their FPN extractors (torchvision's
+    # _resnet_fpn_extractor, MONAI's resnet_fpn_feature_extractor) read a stage's channels from it.
+    inplanes: int
+    in_planes: int
+    # Plain Python, for the people and tools that build on it: TorchScript leaves them out.
+    __jit_ignored_attributes__: ClassVar = ["feature_info", "inplanes", "in_planes"]
 
 
 class FeatureList(ResNet):
@@ -67,6 +72,7 @@ def compile_plan(net: NetworkPlan) -> ResNet:
     else:
         model = ResNet(parts)
         model.feature_info = FeatureInfo(net.points)
+    model.inplanes = model.in_planes = net.stages[-1].blocks[-1].ops[-1].out if net.stages else 0
     _init_weights(model, net)
     return model
 

@@ -352,7 +352,7 @@ KINDS: dict[str, Kind] = {
     "drop_path": Kind("netspec.layers:DropPath", lambda op: ((op.p,), {})),
     "zero_pad": Kind(
         "netspec.layers:ZeroPadShortcut",
-        lambda op: ((op.ins, op.out, op.stride), {}),
+        lambda op: ((op.ins, op.out, op.stride, op.variant), {}),
         _subsampled,
         _copy,
         fill=ATTN_FILL,

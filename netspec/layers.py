@@ -44,11 +44,12 @@ class ZeroPadShortcut(nn.Module):
     """Shortcut option A of He et al. 2015: subsample, then pad the new channels with zeros; no parameters.
     `stride` has one entry per spatial axis (one int: two axes, images)."""
 
-    def __init__(self, in_channels: int, out_channels: int, stride: int | tuple[int, ...]) -> None:
+    def __init__(self, in_channels: int, out_channels: int, stride: int | tuple[int, ...], pad: str = "both") -> None:
         super().__init__()
         self.stride = list(stride) if isinstance(stride, tuple) else [stride, stride]
-        # Pad both ends, as the widely copied CIFAR implementations do (planes // 4 each side when doubling).
-        self.pad_front = (out_channels - in_channels) // 2
+        # Pad both ends, as the widely copied CIFAR implementations do (planes // 4 each side when doubling), or
+        # after the input's channels, as MONAI and Hara et al.'s 3-D ResNets do.
+        self.pad_front = 0 if pad == "end" else (out_channels - in_channels) // 2
         self.pad_back = out_channels - in_channels - self.pad_front
 
     def forward(self, x: Tensor) -> Tensor:

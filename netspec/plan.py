@@ -103,6 +103,8 @@ class BlockArgs:
     attn_divisor: int = 8
     shortcut: str = "B"
     shortcut_act: bool = False
+    shortcut_bias: bool = False  # of a projection shortcut's conv
+    shortcut_pad: str = "both"  # where shortcut A's zero channels go: both ends, or the end
     aa: str = "none"  # blur: a blur pool strides instead of the 3x3 conv
     drop_path: float = 0.0
     options: Any = None  # the block type's own settings (a pydantic model), if it declares any

@@ -41,6 +41,7 @@ else:  # the names netspec.plan knows, as literals, so that the schema lists the
 Order = Literal["post", "pre"]
 StrideAt = Literal["3x3", "1x1"]
 Shortcut = Literal["A", "B", "C", "D"]
+ShortcutPad = Literal["both", "end"]
 Attention = Literal["none", "se", "eca"]
 StemPreset = Literal["imagenet", "cifar", "deep", "deep_tiered"]
 Pool = Literal["max", "avg", "none"]
@@ -169,6 +170,14 @@ class BlockSettings(_Model):
     expansion: Positive | None = Field(None, description="output channels / width (default: basic 1, bottleneck 4)")
     shortcut: Shortcut = Field("B", description="A: zero-pad identity, B: project on change, C: always, D: avgpool")
     shortcut_act: bool = Field(False, description="end projection shortcuts with the activation, after their norm")
+    shortcut_bias: bool = Field(
+        False, description="give the conv of projection shortcuts (B, C, D) a bias, as MONAI's bias_downsample does"
+    )
+    shortcut_pad: ShortcutPad = Field(
+        "both",
+        description="where shortcut A puts its zero channels: both (half before the input's, half after, as CIFAR "
+        "ResNets do) or end (after them, as MONAI and Hara et al.'s 3-D ResNets do)",
+    )
     conv: Conv = Field(
         "plain",
         description="plain; std: weight-standardised convs (Qiao et al. 2019), as in BiT; 2plus1d: each 3-D conv "

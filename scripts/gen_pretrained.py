@@ -1,10 +1,11 @@
 """Regenerate netspec/pretrained.json and its table in docs/pretrained.md from torchvision's and timm's own registries.
 
-For every builtin spec that reproduces a torchvision model (the top-level specs) or a timm model (timm/...), the
-weights its reference loads by default: torchvision's `Weights.DEFAULT`, timm's default pretrained_cfg. A hash
-is what the publisher gives: both name their files `NAME-HASH.pth`, where HASH is the first hex digits of the
-file's SHA-256 (what torch.hub's check_hash verifies); neither publishes the whole digest beside the URL. timm
-weights kept only on the Hugging Face hub (no URL with a hash) are left out: they could not be verified.
+For every builtin spec that reproduces a torchvision model (the top-level specs and video/...) or a timm model
+(timm/...), the weights its reference loads by default: torchvision's `Weights.DEFAULT`, timm's default
+pretrained_cfg. A hash is what the publisher gives: both name their files `NAME-HASH.pth`, where HASH is the first
+hex digits of the file's SHA-256 (what torch.hub's check_hash verifies); neither publishes the whole digest beside
+the URL. timm weights kept only on the Hugging Face hub (no URL with a hash) are left out: they could not be
+verified.
 Usage: python scripts/gen_pretrained.py [--check]
 """
 
@@ -36,7 +37,7 @@ def _torchvision(name: str) -> dict[str, Any]:
         "url": weights.url,
         "licence": TORCHVISION_LICENCE,
         "classes": len(weights.meta["categories"]),
-        "top1": weights.meta["_metrics"]["ImageNet-1K"]["acc@1"],
+        "top1": next(iter(weights.meta["_metrics"].values()))["acc@1"],  # ImageNet-1K's, or Kinetics-400's
         "input": {
             "size": preset.crop_size[0],
             "resize": preset.resize_size[0],
@@ -72,7 +73,7 @@ def table() -> dict[str, dict[str, Any]]:
     rows: dict[str, dict[str, Any]] = {}
     for name in builtin_names():
         folder, _, base = name.rpartition("/")
-        row = _torchvision(name) if not folder else _timm(base) if folder == "timm" else None
+        row = _torchvision(base) if folder in ("", "video") else _timm(base) if folder == "timm" else None
         if row is None:
             continue
         file = row["url"].rsplit("/", 1)[1]

@@ -37,6 +37,11 @@ def reference(name: str) -> tuple[str, str]:
     if folder == "video":
         weights = torchvision.models.get_model_weights(base).DEFAULT.meta
         return f"`torchvision.models.video.{base}`", f"{weights['num_params']:,} params, {weights['_ops']} GMACs"
+    if folder == "monai" and base.startswith("medicalnet_"):
+        depth = base.removeprefix("medicalnet_resnet")
+        return f"`monai.networks.nets.resnet{depth}` with MedicalNet's arguments", ""
+    if folder == "monai":
+        return f"`monai.networks.nets.{base}(spatial_dims=3)`", ""
     if folder == "timm":
         return f'`timm.create_model("{base}")`', ""
     if folder == "paper":

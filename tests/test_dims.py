@@ -74,6 +74,14 @@ def _fails(cli: Cli, line: str) -> None:
             "dims: 3\nstem: {convs: [{width: 8, kernel: [3, 4, 3]}]}\n" + STAGES,
             "spec.yaml:3:35: stem.convs.0.kernel: kernel must be odd so that padding keeps the input centred",
         ),
+        (
+            "block: {shortcut: A, shortcut_bias: true}\nstem: {convs: [{width: 8}]}\n" + STAGES,
+            "spec.yaml:2:37: block.shortcut_bias: shortcut A has no conv to give a bias; use shortcut: B, C or D",
+        ),
+        (
+            "block: {shortcut_pad: end}\n" + STAGES,
+            "spec.yaml:2:23: block.shortcut_pad: shortcut_pad places shortcut A's zero channels; shortcut B has none",
+        ),
     ],
     ids=[
         "length",
@@ -87,6 +95,8 @@ def _fails(cli: Cli, line: str) -> None:
         "family-1d",
         "family-kernel",
         "even",
+        "bias-on-A",
+        "pad-on-B",
     ],
 )
 def test_per_axis_mistakes_are_placed_at_their_field(write: Write, cli: Cli, text: str, line: str) -> None:
@@ -142,3 +152,22 @@ def test_a_video_summary_has_every_axis_of_torchvisions_shapes(cli: Cli) -> None
     }
     code, out, _ = cli("summary", "video/r3d_18")
     assert "input 1 x 3 x 16 x 112 x 112" in out and "64 x 16 x 56 x 56" in out
+
+
+def test_a_volume_that_would_need_50_gb_is_refused_before_building(cli: Cli) -> None:
+    """Activation memory grows with every axis: MedicalNet's ResNet-18 on 12 CT volumes of 512 x 512 x 256. At its
+    peak, inference holds the stem conv's output and its norm's (64 channels at 256 x 256 x 128 each), and at most
+    the input besides."""
+    code, out, err = cli(
+        "bench", "monai/medicalnet_resnet18", "--input-size", "512", "512", "256", "--batch", "12",
+        "--limit", "memory=16000000000",
+    )  # fmt: skip
+    assert (code, out) == (1, "")
+    need = int(err.rsplit("--limit memory=", 1)[1])
+    stem_out, volumes = 12 * 64 * 256 * 256 * 128 * 4, 12 * 512 * 512 * 256 * 4
+    assert 2 * stem_out <= need <= 2 * stem_out + volumes
+    assert err == (
+        f"bench --batch 12: medicalnet_resnet18 at batch 12 (512 x 512 x 256) would need about {need / 1e9:.1f} GB "
+        f"for inference, more than the limit of 16.0 GB; lower the batch or input size, or raise it with --limit "
+        f"memory={need}\n"
+    )

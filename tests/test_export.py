@@ -115,6 +115,39 @@ def test_onnx_export_matches_torch_in_onnxruntime(tmp_path: Path, cli: Cli) -> N
     assert np.abs(got - expected).max() / np.abs(expected).max() < 1e-4
 
 
+def _monai_medicalnet18() -> torch.nn.Module:
+    from monai.networks.nets import resnet18
+
+    return resnet18(spatial_dims=3, n_input_channels=1, conv1_t_stride=2, feed_forward=False, shortcut_type="A")
+
+
+# 3-D networks: torchvision's (2+1)-D video ResNet, and MedicalNet's volume ResNet with its zero-padded shortcut.
+VOLUMES = {
+    "video/r2plus1d_18": (torchvision.models.video.r2plus1d_18, (3, 8, 56, 56)),
+    "monai/medicalnet_resnet18": (_monai_medicalnet18, (1, 24, 20, 16)),
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", VOLUMES)
+def test_a_3d_model_exported_to_onnx_runs_in_onnxruntime_as_its_reference(tmp_path: Path, cli: Cli, name: str) -> None:
+    """The reference's own weights (torchvision's names, or MONAI's) exported at a clip or volume size given per
+    axis; ONNX Runtime's outputs are the reference's."""
+    make, shape = VOLUMES[name]
+    reference = make().eval()
+    torch.save(reference.state_dict(), tmp_path / "w.pt")
+    size = [str(s) for s in shape[1:]]
+    argv = ["export", name, "--format", "onnx", "-o", str(tmp_path / "m.onnx"), "--weights", str(tmp_path / "w.pt")]
+    code, out, _ = cli(*argv, "--input-size", *size)
+    assert (code, out.splitlines()[-1]) == (0, f"{tmp_path / 'm.onnx'}: {name.split('/')[1]} as onnx")
+    session = onnxruntime.InferenceSession(str(tmp_path / "m.onnx"))
+    x = torch.randn(2, *shape)
+    (got,) = session.run(None, {"input": x.numpy()})
+    with torch.no_grad():
+        expected = reference(x).numpy()
+    assert np.abs(got - expected).max() / np.abs(expected).max() < 1e-4
+
+
 def test_safetensors_export_loads_strictly(tmp_path: Path, cli: Cli) -> None:
     assert cli("export", "resnet18", "--format", "safetensors", "-o", str(tmp_path / "w.safetensors"))[0] == 0
     netspec.load_weights(netspec.build("resnet18"), tmp_path / "w.safetensors")

@@ -33,6 +33,13 @@ def test_the_table_is_torchvisions_and_timms_defaults() -> None:
         "11ad3fa6",
     )
     assert table["timm/resnet50d"].file == "resnet50d_ra2-464e36ba.pth"
+    for name, weights in (
+        ("r3d_18", "R3D_18_Weights"),
+        ("mc3_18", "MC3_18_Weights"),
+        ("r2plus1d_18", "R2Plus1D_18_Weights"),
+    ):
+        kinetics = getattr(torchvision.models.video, weights).KINETICS400_V1
+        assert (table[f"video/{name}"].url, table[f"video/{name}"].classes) == (kinetics.url, 400)
 
 
 def test_each_weights_normalization_is_its_specs() -> None:
@@ -83,6 +90,29 @@ def test_a_cached_file_with_the_right_hash_loads(tmp_path: Path, home: Path, mon
     assert torch.equal(ten.layer4[1].conv2.weight, state["layer4.1.conv2.weight"])
     backbone = netspec.build("resnet18", pretrained=True, features=["layer3", "layer4"])
     assert torch.equal(backbone.layer4[1].bn2.running_var, state["layer4.1.bn2.running_var"])
+
+
+@pytest.mark.slow
+def test_a_video_networks_published_file_loads_under_torchvisions_names(
+    tmp_path: Path, home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A Kinetics-400 checkpoint as torchvision publishes it (its names: stem.0, layer1.0.conv1.0.0), cached under
+    its hashed file name: --pretrained verifies it, renames it as netspec.load_weights does, and loads it all."""
+    torch.manual_seed(0)
+    reference = torchvision.models.video.r2plus1d_18()
+    source = home / "r2plus1d_18.pth"
+    home.mkdir(parents=True)
+    torch.save(reference.state_dict(), source)
+    prefix = hashlib.sha256(source.read_bytes()).hexdigest()[:8]
+    file = source.rename(home / f"r2plus1d_18-{prefix}.pth").name
+    row = Weights(
+        "video/r2plus1d_18", "a test", f"https://example.invalid/{file}", file, prefix, "MIT", 400, 1.0, INPUT
+    )
+    monkeypatch.setattr(pretrained, "table", lambda: {"video/r2plus1d_18": row})
+    model = netspec.build("video/r2plus1d_18", pretrained=True).eval()
+    x = torch.randn(1, 3, 4, 32, 32)
+    with torch.no_grad():
+        torch.testing.assert_close(model(x), reference.eval()(x))
 
 
 def test_the_command_line_loads_and_reports(

@@ -77,6 +77,7 @@ def test_every_listed_spec_ships() -> None:
     listed += [f"cifar/resnet{n}" for n in CIFAR_PARAMS] + [f"cifar/resnet{n}" for n in KUANGLIU]
     listed += [f"cifar/preact_resnet{n}" for n in KUANGLIU] + [f"cifar/wrn{d}_{k}" for d, k in WRN]
     listed += [f"video/{n}" for n in VIDEO]
+    listed += [f"monai/{kind}resnet{n}" for n in (10, 18, 34, 50, 101) for kind in ("", "medicalnet_")]  # test_monai
     assert sorted(listed) == sorted(builtin_names())
 
 
