@@ -92,7 +92,8 @@ class Analysis:
     def parts(self) -> list[Part]:
         """Stem, stages and head, with their totals."""
         spec = self.spec
-        stem = self.by_part["stem"]
+        stem = self.by_part.get("stem", [])  # none for `stem: none`: its row passes the input on
+        shape = stem[-1].shape if stem else (spec.input.channels, *self.size)
         rows = [
             Part(
                 "stem",
@@ -101,8 +102,8 @@ class Analysis:
                 None,
                 None,
                 None,
-                stem[-1].shape[0],
-                stem[-1].shape,
+                shape[0],
+                shape,
                 Totals.of(stem),
             )
         ]

@@ -49,6 +49,7 @@ def _sized_fields(spec: Spec) -> list[tuple[str, object]]:
     fields: list[tuple[str, object]] = [("input.size", spec.input.size), ("block.kernel", spec.block.kernel)]
     for i, conv in enumerate(spec.stem.convs or ()):
         fields += [(f"stem.convs.{i}.kernel", conv.kernel), (f"stem.convs.{i}.stride", conv.stride)]
+        fields.append((f"stem.convs.{i}.padding", conv.padding))
     for i, stage in enumerate(spec.stages):
         fields += [(f"stages.{i}.stride", stage.stride), (f"stages.{i}.kernel", getattr(stage, "kernel", None))]
     return fields
@@ -174,7 +175,7 @@ def _feature_problems(spec: Spec) -> list[Problem]:
     features = spec.features
     if features is None:
         return []
-    names = ["stem", *(stage_name(i) for i in range(len(spec.stages)))]
+    names = ["stem"] * bool(spec.stem.layers()) + [stage_name(i) for i in range(len(spec.stages))]
     if not features:
         return [("features", f"name at least one of {quote_choices(names)}")]
     keyed, found, last = isinstance(features, dict), list[Problem](), -1

@@ -1,8 +1,8 @@
 """Checkpoints in other libraries' layouts, renamed into netspec's (torchvision's) layout.
 
 netspec names modules as torchvision does, so torchvision and timm `resnet.py` checkpoints load as they are;
-timm's ResNetV2, torchvision's and timm's RegNets and torchvision's video ResNets are renamed by the rules below (the
-table is in docs/weights.md).
+timm's ResNetV2, torchvision's and timm's RegNets, torchvision's video ResNets and tsai's time-series ResNet are
+renamed by the rules below (the table is in docs/weights.md).
 """
 
 from __future__ import annotations
@@ -57,6 +57,12 @@ _VIDEO_RULES: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = [
 ]
 
 
+# tsai's time-series ResNet: resblock1..3, one block each, then gap (no parameters) and fc.
+_TSAI_RULES: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = [
+    (re.compile(r"^resblock(\d+)\."), lambda m: f"layer{m[1]}.0."),
+]
+
+
 def _video_stem(key: str, target: Mapping[str, Tensor]) -> str:
     """torchvision's video stem, stem.0 (conv), stem.1 (norm), ...: conv1 and bn1, or a multi-conv stem's
     conv1.0, conv1.1, conv1.3, ... with its last norm as bn1."""
@@ -70,6 +76,10 @@ def _video_stem(key: str, target: Mapping[str, Tensor]) -> str:
 
 def is_torchvision_video(state: Mapping[str, Tensor]) -> bool:
     return any(k.startswith("stem.") for k in state) and any(k.startswith("layer1.0.conv1.0.") for k in state)
+
+
+def is_tsai_resnet(state: Mapping[str, Tensor]) -> bool:
+    return any(k.startswith("resblock1.convblock1.") for k in state)
 
 
 def is_timm_regnet(state: Mapping[str, Tensor]) -> bool:
@@ -86,7 +96,7 @@ def is_torchvision_regnet(state: Mapping[str, Tensor]) -> bool:
 
 def to_netspec_layout(state: Mapping[str, Tensor], target: Mapping[str, Tensor], path: str) -> dict[str, Tensor]:
     """`state` renamed to match `target` (a model's state_dict): DDP's `module.` prefix, timm's ResNetV2,
-    torchvision's and timm's RegNets, torchvision's video ResNets."""
+    torchvision's and timm's RegNets, torchvision's video ResNets, tsai's time-series ResNet."""
     renamed = {k.removeprefix("module."): v for k, v in state.items()}
     if len(renamed) < len(state):
         twice = sorted(k for k in state if k.startswith("module.") and k.removeprefix("module.") in state)
@@ -96,6 +106,8 @@ def to_netspec_layout(state: Mapping[str, Tensor], target: Mapping[str, Tensor],
         rules = _VIDEO_RULES
     elif is_torchvision_regnet(renamed):
         rules = _REGNET_RULES
+    elif is_tsai_resnet(renamed):
+        rules = _TSAI_RULES
     elif is_timm_regnet(renamed):
         rules = _TIMM_REGNET_RULES
     elif is_timm_resnetv2(renamed):

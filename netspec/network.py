@@ -97,7 +97,7 @@ def style(block: BlockSettings) -> Style:
 def stages(spec: Spec) -> Iterator[StageArgs]:
     """Each stage with its first block's arguments, in order: cheap, whatever the depths."""
     total = sum(stage.depth for stage in spec.stages)
-    channels, dilation, start = spec.stem.layers()[-1].width, 1, 0
+    channels, dilation, start = spec.stem_width(), 1, 0
     for i, (stage, block) in enumerate(zip(spec.stages, spec.stage_blocks(), strict=True)):
         kind = block_type(block.type)
         first = BlockArgs(
@@ -160,7 +160,7 @@ def feature_points(body: Sequence[Op], pool: Sequence[Op], planned: Sequence[Sta
     """The stem's output (before its pool) and each stage's, with their channels and reductions."""
     axes = planned[0].args.first.dims
     reduction = stride(body, axes)
-    points = [FeaturePoint("stem", body[-1].name, body[-1].out, reduction)]
+    points = [FeaturePoint("stem", body[-1].name, body[-1].out, reduction)] if body else []  # stem: none has none
     reduction = times(reduction, stride(pool, axes))
     for stage in planned:
         reduction = times(reduction, stage.args.stage.stride)
@@ -179,8 +179,11 @@ def stem_body(spec: Spec) -> tuple[Op, ...]:
     for i, layer in enumerate(spec.stem.layers()):
         if i > 0:
             convs += [norm(f"{3 * i - 2}", channels, s), act(f"{3 * i - 1}", channels, s.act)]
-        convs.append(conv(f"{3 * i}", channels, layer.width, layer.kernel, layer.stride, s, bias=layer.bias))
+        kernel, stride, padding = layer.kernel, layer.stride, layer.padding
+        convs.append(conv(f"{3 * i}", channels, layer.width, kernel, stride, s, bias=layer.bias, padding=padding))
         channels = layer.width
+    if not convs:
+        return ()
     first = replace(convs[0], name="conv1")
     ops = [first if len(convs) == 1 else Op("conv1", "sequential", first.ins, channels, children=tuple(convs))]
     if spec.stem_norm():
@@ -190,7 +193,7 @@ def stem_body(spec: Spec) -> tuple[Op, ...]:
 
 def stem_pool(spec: Spec) -> tuple[Op, ...]:
     """The stem's pool (none, a pool, or ResNet-RS's strided conv), after its body."""
-    s, channels, ops = style(spec.block), spec.stem.layers()[-1].width, list[Op]()
+    s, channels, ops = style(spec.block), spec.stem_width(), list[Op]()
     pool = spec.stem.pool_kind()
     if pool == "max":
         ops.append(Op("maxpool", "maxpool", channels, channels, 3, 2))

@@ -19,6 +19,7 @@ from netspec.families.regnet import RegNetOptions
 from netspec.families.res2net import Res2NetOptions
 from netspec.families.resnest import ResNeStOptions
 from netspec.families.sknet import SelectiveKernelOptions
+from netspec.families.tsc import TimeSeriesOptions
 from netspec.plan import PlanFunction
 
 ORDERS = ("post", "pre")
@@ -183,4 +184,10 @@ register_block(
     expansion=1,
     options=RegNetOptions,
     dims=(2,),
+)
+register_block(
+    "tsc",
+    post=("netspec.families.tsc:tsc", "netspec.families.tsc_block:TimeSeriesBlock"),
+    expansion=1,
+    options=TimeSeriesOptions,
 )

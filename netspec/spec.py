@@ -43,7 +43,7 @@ StrideAt = Literal["3x3", "1x1"]
 Shortcut = Literal["A", "B", "C", "D"]
 ShortcutPad = Literal["both", "end"]
 Attention = Literal["none", "se", "eca"]
-StemPreset = Literal["imagenet", "cifar", "deep", "deep_tiered"]
+StemPreset = Literal["imagenet", "cifar", "deep", "deep_tiered", "none"]
 Pool = Literal["max", "avg", "none"]
 StemPool = Literal["max", "avg", "none", "max_zero_pad", "conv", "max_blur"]
 AntiAlias = Literal["none", "blur"]
@@ -57,6 +57,8 @@ NonNegative = Annotated[int, Field(ge=0)]
 Rate = Annotated[float, Field(ge=0.0, lt=1.0)]
 # A size per spatial axis: one number for every axis, or a list of one per axis (as many as the spec's dims).
 Size = Positive | Annotated[tuple[Positive, ...], Field(strict=False, min_length=1)]
+# Padding per spatial axis, or 'same': the output keeps the input's size (stride 1).
+Padding = NonNegative | Annotated[tuple[NonNegative, ...], Field(strict=False, min_length=1)] | Literal["same"]
 
 
 def _listed(description: str, **kwargs: Any) -> Any:
@@ -94,22 +96,42 @@ class StemConv(_Model):
     """One conv of an explicit stem; each is followed by norm and activation."""
 
     width: Positive = Field(description="output channels")
-    kernel: Size = Field(3, description="kernel size (odd), one for every axis or one per axis; padding is kernel // 2")
+    # Before kernel and stride, which are checked against it.
+    padding: Padding | None = Field(
+        None,
+        description="zeros added on each side of each axis: one number, one per axis, or same (stride 1: an even "
+        "kernel pads one less before than after); default kernel // 2",
+    )
+    kernel: Size = Field(3, description="kernel size, one for every axis or one per axis; odd unless padding is given")
     stride: Size = Field(1, description="stride, one for every axis or one per axis")
     bias: bool = Field(False, description="give the conv a bias")
 
     @field_validator("kernel")
     @classmethod
-    def _odd(cls, kernel: int | tuple[int, ...]) -> int | tuple[int, ...]:
-        if any(k % 2 == 0 for k in (kernel if isinstance(kernel, tuple) else (kernel,))):
-            raise PydanticCustomError("even_kernel", "kernel must be odd so that padding keeps the input centred")
+    def _odd(cls, kernel: int | tuple[int, ...], info: ValidationInfo) -> int | tuple[int, ...]:
+        even = any(k % 2 == 0 for k in (kernel if isinstance(kernel, tuple) else (kernel,)))
+        if even and info.data.get("padding") is None:
+            raise PydanticCustomError(
+                "even_kernel", "an even kernel has no centre: give padding (a number, or same), or an odd kernel"
+            )
         return kernel
+
+    @field_validator("stride")
+    @classmethod
+    def _same_needs_stride_1(cls, stride: int | tuple[int, ...], info: ValidationInfo) -> int | tuple[int, ...]:
+        if info.data.get("padding") == "same" and any(s != 1 for s in per_axis(stride, 1)):
+            raise PydanticCustomError("same_stride", "padding: same keeps the size, so it needs stride 1")
+        return stride
 
 
 class Stem(_Model):
     """The stem: a preset name, {preset, width, ...}, or an explicit list of convs and a pool."""
 
-    preset: StemPreset | None = Field(None, description="imagenet, cifar, deep or deep_tiered (the default: imagenet)")
+    preset: StemPreset | None = Field(
+        None,
+        description="imagenet, cifar, deep, deep_tiered, or none: the first stage takes the input (the default: "
+        "imagenet)",
+    )
     width: Positive | None = Field(None, description="output channels of a preset stem (default 64)")
     convs: tuple[StemConv, ...] | None = _listed("explicit convs, instead of a preset", min_length=1, default=None)
     pool: StemPool | None = Field(
@@ -135,6 +157,8 @@ class Stem(_Model):
             raise PydanticCustomError("stem_both", "give either a preset or convs, not both")
         if self.convs is not None and self.width is not None:
             raise PydanticCustomError("stem_width", "width belongs to a preset stem; set each conv's width instead")
+        if self.preset == "none" and self.width is not None:
+            raise PydanticCustomError("stem_width", "a none stem has no width; the first stage takes the input")
         multiple = {"deep": 2, "deep_tiered": 8}.get(self.preset or "", 1)
         if self.width is not None and self.width % multiple:
             raise PydanticCustomError("stem_width", f"a {self.preset} stem needs a width divisible by {multiple}")
@@ -144,6 +168,8 @@ class Stem(_Model):
         """The stem's convs, with presets spelled out (deep and deep_tiered as in timm's ResNet-C/D/T)."""
         if self.convs is not None:
             return self.convs
+        if self.preset == "none":
+            return ()
         w = self.width or 64
         widths, kernel, stride = {
             "imagenet": ((w,), 7, 2),
@@ -156,7 +182,7 @@ class Stem(_Model):
     def pool_kind(self) -> StemPool:
         if self.pool is not None:
             return self.pool
-        return "none" if self.convs is not None or self.preset == "cifar" else "max"
+        return "none" if self.convs is not None or self.preset in ("cifar", "none") else "max"
 
 
 class BlockSettings(_Model):
@@ -328,8 +354,15 @@ class Spec(_Model):
         """One input's shape, (channels, *one size per axis), at `size` (default: input.size)."""
         return (self.input.channels, *per_axis(size or self.input.size, self.dims))
 
+    def stem_width(self) -> int:
+        """Channels out of the stem: its last conv's, or the input's when it has none."""
+        convs = self.stem.layers()
+        return convs[-1].width if convs else self.input.channels
+
     def stem_norm(self) -> bool:
-        return self.stem.norm if self.stem.norm is not None else self.block.order == "post"
+        if self.stem.norm is not None:
+            return self.stem.norm
+        return self.block.order == "post" and bool(self.stem.layers())
 
     def final_norm(self) -> bool:
         return self.head.norm if self.head.norm is not None else self.block.order == "pre"

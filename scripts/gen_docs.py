@@ -51,6 +51,8 @@ def type_text(prop: dict[str, Any]) -> str:
     kind = {"integer": "integer", "number": "number", "string": "string", "boolean": "boolean"}.get(
         prop.get("type", "")
     )
+    if prop.get("type") == "array" and "prefixItems" in prop:  # a tuple of a fixed length
+        return f"list of {len(prop['prefixItems'])} of {type_text(prop['prefixItems'][0])}"
     if prop.get("type") == "array":
         return f"list of {type_text(prop['items'])}"
     if prop.get("type") == "object" and isinstance(prop.get("additionalProperties"), dict):

@@ -42,6 +42,8 @@ def reference(name: str) -> tuple[str, str]:
         return f"`monai.networks.nets.resnet{depth}` with MedicalNet's arguments", ""
     if folder == "monai":
         return f"`monai.networks.nets.{base}(spatial_dims=3)`", ""
+    if folder == "signal":
+        return "Wang et al. 2017 (tests/references/wang_tsc.py)", ""
     if folder == "timm":
         return f'`timm.create_model("{base}")`', ""
     if folder == "paper":

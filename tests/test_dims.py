@@ -72,7 +72,13 @@ def _fails(cli: Cli, line: str) -> None:
         ),
         (
             "dims: 3\nstem: {convs: [{width: 8, kernel: [3, 4, 3]}]}\n" + STAGES,
-            "spec.yaml:3:35: stem.convs.0.kernel: kernel must be odd so that padding keeps the input centred",
+            "spec.yaml:3:35: stem.convs.0.kernel: an even kernel has no centre: give padding (a number, or same), or "
+            "an odd kernel",
+        ),
+        (
+            "dims: 3\nstem: {convs: [{width: 8, kernel: 4, padding: [2, 2]}]}\n" + STAGES,
+            "spec.yaml:3:47: stem.convs.0.padding: gives 2 sizes for a network of 3 spatial axes (dims: 3); give one "
+            "number, or 3",
         ),
         (
             "block: {shortcut: A, shortcut_bias: true}\nstem: {convs: [{width: 8}]}\n" + STAGES,
@@ -81,6 +87,23 @@ def _fails(cli: Cli, line: str) -> None:
         (
             "block: {shortcut_pad: end}\n" + STAGES,
             "spec.yaml:2:23: block.shortcut_pad: shortcut_pad places shortcut A's zero channels; shortcut B has none",
+        ),
+        (
+            "dims: 1\nstem: {preset: none, width: 8}\n" + STAGES,
+            "spec.yaml:3:7: stem: a none stem has no width; the first stage takes the input",
+        ),
+        (
+            "dims: 1\nstem: none\nfeatures: [stem, layer2]\n" + STAGES,
+            "spec.yaml:4:12: features.0: unknown feature 'stem'; choose from 'layer1' or 'layer2'",
+        ),
+        (
+            "dims: 1\nstem: none\nblock: {type: tsc}\n" + STAGES,
+            "spec.yaml:4:8: block.options: an even kernel (8) pads 'same', which needs stride 1; give the strided conv "
+            "an odd kernel",
+        ),
+        (
+            "dims: 1\nstem: none\nblock: {type: tsc, options: {kernels: [3, [3, 3], 3]}}\n" + STAGES,
+            "spec.yaml:4:29: block.options: a kernel of 2 sizes in a network of 1 spatial axes",
         ),
     ],
     ids=[
@@ -95,8 +118,13 @@ def _fails(cli: Cli, line: str) -> None:
         "family-1d",
         "family-kernel",
         "even",
+        "padding-length",
         "bias-on-A",
         "pad-on-B",
+        "none-stem-width",
+        "none-stem-feature",
+        "tsc-even-strided",
+        "tsc-kernel-axes",
     ],
 )
 def test_per_axis_mistakes_are_placed_at_their_field(write: Write, cli: Cli, text: str, line: str) -> None:

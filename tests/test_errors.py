@@ -160,8 +160,14 @@ def test_stem_preset_and_convs_together(write: Write, cli: Cli) -> None:
 
 def test_even_stem_kernel(write: Write, cli: Cli) -> None:
     write("netspec: 1\nstem: {convs: [{width: 32, kernel: 4}]}\n" + RESNET18_STAGES)
-    message = "stem.convs.0.kernel: kernel must be odd so that padding keeps the input centred"
+    message = "stem.convs.0.kernel: an even kernel has no centre: give padding (a number, or same), or an odd kernel"
     assert_fails(cli, ["validate", "spec.yaml"], f"spec.yaml:2:36: {message}")
+
+
+def test_same_padding_on_a_strided_stem_conv(write: Write, cli: Cli) -> None:
+    write("netspec: 1\nstem: {convs: [{width: 32, kernel: 4, padding: same, stride: 2}]}\n" + RESNET18_STAGES)
+    message = "stem.convs.0.stride: padding: same keeps the size, so it needs stride 1"
+    assert_fails(cli, ["validate", "spec.yaml"], f"spec.yaml:2:62: {message}")
 
 
 def test_every_error_of_a_file_at_once_in_line_order(write: Write, cli: Cli) -> None:

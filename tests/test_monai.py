@@ -75,6 +75,7 @@ OPTIONS: list[dict[str, Any]] = [
     {"n_input_channels": 2},
     {"conv1_t_size": 5},
     {"conv1_t_size": "per-axis"},
+    {"conv1_t_size": 4},  # even: MONAI pads k // 2, one more than a centred padding
     {"conv1_t_stride": 2},
     {"conv1_t_stride": "per-axis"},
     {"no_max_pool": True},
@@ -97,6 +98,8 @@ def spec_of(block: str, dims: int, o: dict[str, Any]) -> dict[str, Any]:
     widths = [int(w * o.get("widen_factor", 1.0)) for w in INPLANES]
     kernel, stride = o.get("conv1_t_size", 7), o.get("conv1_t_stride", 1)
     listed = [{"width": widths[0], "kernel": kernel, "stride": stride}]
+    if any(k % 2 == 0 for k in (kernel if isinstance(kernel, tuple) else (kernel,))):
+        listed[0]["padding"] = kernel // 2  # what MONAI pads, given where a centred padding is not
     shortcut = (
         {"shortcut": "A", "shortcut_pad": "end"}
         if o.get("shortcut_type") == "A"

@@ -48,6 +48,12 @@ THIRD_BLOCK = {
         "group norm with 8 groups cannot split the 36 channels of stage 1",
     ),
     "sk_bottleneck": ("{type: sk_bottleneck, groups: 32, width_per_group: 4}", 100, "stages.1.width", FRACTION),
+    "tsc": (  # an even kernel pads 'same', which cannot stride: stage 1's first block is the third
+        "{type: tsc, options: {kernels: [8, 5, 3]}}",
+        128,
+        "block.options",
+        "an even kernel (8) pads 'same', which needs stride 1; give the strided conv an odd kernel",
+    ),
     "regnet": (
         "{type: regnet, options: {group_width: 16}}",
         100,

@@ -58,12 +58,13 @@ def test_summary_diagram_and_torch_count_the_same(name: str, cli: Cli) -> None:
     assert (totals["params"], totals["macs"]) == (sum(p.numel() for p in model.parameters()), macs)
 
     depths = {f"layer{i + 1}": stage.depth for i, stage in enumerate(admitted.spec.stages)}
-    assert list(nodes) == ["input", "stem", *depths, "head", "output"]
+    stem = ["stem"] if admitted.spec.stem.layers() or admitted.spec.stem.pool_kind() != "none" else []  # stem: none
+    assert list(nodes) == ["input", *stem, *depths, "head", "output"]
     nodes, _, _ = parse(render(traced, name, "block").source)
     blocks = [node for stage, depth in depths.items() for node in _blocks(stage, depth, 1)]
     # (DOT lists the nodes outside the stages' clusters first.)
     assert [n for n in nodes if n.split(".")[0] in depths] == blocks
-    assert [n for n in nodes if n.split(".")[0] not in depths] == ["input", "stem", "head", "output"]
+    assert [n for n in nodes if n.split(".")[0] not in depths] == ["input", *stem, "head", "output"]
     # Layer detail: the first two blocks of each stage layer by layer, in their own clusters, the rest as one node;
     # every layer of the drawn blocks is a node or inside one (an attention module is drawn as one).
     nodes, _, clusters = parse(render(traced, name, "layer").source)

@@ -1,0 +1,47 @@
+"""1-D networks for signals and time series against references written from their papers: the ResNet of Wang,
+Yan & Oates 2017 (tests/references/wang_tsc.py, in tsai's layout) as the builtin signal/wang_resnet and as tsai
+lays it out (kernels 7, 5, 3).
+
+Expected figures come from the references (their parameters, outputs and FlopCounterMode's count), never from
+netspec's own output.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
+
+import netspec
+from netspec.gate import admit
+from tests.references.wang_tsc import WangResNet
+
+pytestmark = pytest.mark.slow  # `make test-fast` leaves these out (docs/testing.md)
+
+
+def count(module: nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())
+
+
+@pytest.mark.parametrize("kernels", [(8, 5, 3), (7, 5, 3)], ids=["paper", "tsai"])
+def test_wangs_resnet_is_the_papers(kernels: tuple[int, int, int]) -> None:
+    """Its weights load strictly through load_weights from the reference's (tsai's) names; float64 outputs equal
+    on a series whose length the even kernel's 'same' padding must keep; FlopCounterMode's MACs at 150 steps."""
+    reference = WangResNet(1, 2, kernels)
+    model = netspec.build("signal/wang_resnet", block={"options": {"kernels": list(kernels)}})
+    n = len(reference.state_dict())
+    assert count(model) == count(reference)
+    assert (
+        str(netspec.load_weights(model, reference.state_dict()))
+        == f"loaded {n} of the model's {n} tensors from state_dict"
+    )
+    model.double().eval(), reference.double().eval()
+    x = torch.randn(3, 1, 67, dtype=torch.float64)
+    with torch.no_grad():
+        torch.testing.assert_close(model(x), reference(x), rtol=1e-9, atol=1e-9)
+    with FlopCounterMode(display=False) as counter:
+        reference.float()(torch.zeros(1, 1, 150))
+    overrides = {"block": {"options": {"kernels": list(kernels)}}}
+    totals = admit("signal/wang_resnet", overrides=overrides).analysis.totals
+    assert (totals.params, totals.macs) == (count(reference), counter.get_total_flops() // 2)
