@@ -51,19 +51,28 @@ def assert_same(model: nn.Module, reference: nn.Module, x: torch.Tensor) -> None
 @pytest.mark.parametrize("variant", ["monai", "medicalnet"])
 def test_monai_builtins(depth: int, variant: str) -> None:
     """monai/resnetN is MONAI's resnetN(spatial_dims=3) with its defaults; monai/medicalnet_resnetN is the one
-    MedicalNet's weights load into. Compared on a volume no stride divides, with MACs at the nominal 64^3."""
+    MedicalNet's weights load into. Compared on a volume no stride divides, with MACs at the nominal 64^3.
+    ResNet-34 and -101 have the layers of 18 and 50 in other numbers (tests/representatives.py): their tensors'
+    names and shapes are compared, on the meta device."""
     kwargs = medicalnet(depth) if variant == "medicalnet" else {}
     name = f"monai/resnet{depth}" if variant == "monai" else f"monai/medicalnet_resnet{depth}"
-    reference = getattr(resnet, f"resnet{depth}")(spatial_dims=3, **kwargs)
-    model = netspec.build(name)
-    channels = 1 if kwargs else 3
-    assert_same(model, reference, torch.randn(1, channels, 15, 13, 11))
+    channels, deeper = (1 if kwargs else 3), depth in (34, 101)
+    with torch.device("meta" if deeper else "cpu"):
+        reference = getattr(resnet, f"resnet{depth}")(spatial_dims=3, **kwargs)
+    model = netspec.build(name, device="meta" if deeper else None)
+    if deeper:
+        assert count(model) == count(reference)
+        shapes = {k: v.shape for k, v in reference.state_dict().items()}
+        assert {k: v.shape for k, v in model.state_dict().items()} == shapes
+    else:
+        assert_same(model, reference, torch.randn(1, channels, 15, 13, 11))
     with torch.device("meta"), FlopCounterMode(display=False) as counter:
         getattr(resnet, f"resnet{depth}")(spatial_dims=3, **kwargs)(torch.zeros(1, channels, 64, 64, 64))
     totals = admit(name).analysis.totals
     assert (totals.params, totals.macs) == (count(reference), counter.get_total_flops() // 2)
     if variant == "medicalnet":  # MONAI's backbone for MedicalNet's weights has the same tensors
-        features = ResNetFeatures(f"resnet{depth}", pretrained=False, spatial_dims=3, in_channels=1)
+        with torch.device("meta"):
+            features = ResNetFeatures(f"resnet{depth}", pretrained=False, spatial_dims=3, in_channels=1)
         assert {k: v.shape for k, v in features.state_dict().items()} == {
             k: v.shape for k, v in reference.state_dict().items()
         }

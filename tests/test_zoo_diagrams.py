@@ -26,13 +26,11 @@ FIGURES = {"params": "params", "macs": "MACs", "ops": "element-wise ops"}  # sum
 
 
 def _counted(name: str) -> tuple[nn.Module, int]:
-    """The built module (zeros for weights: the counts do not depend on them) and the MACs torch counts in it."""
+    """The built module and the MACs torch counts in it, on the meta device: they depend on shapes, not values."""
     spec = netspec.load_spec(name)
-    model = netspec.build(name, device="meta").eval().to_empty(device="cpu")
-    for tensor in [*model.parameters(), *model.buffers()]:
-        tensor.data.zero_()
+    model = netspec.build(name, device="meta").eval()
     with torch.no_grad(), FlopCounterMode(display=False) as counter:
-        model(torch.zeros(1, *spec.input_shape()))
+        model(torch.zeros(1, *spec.input_shape(), device="meta"))
     return model, counter.get_total_flops() // 2
 
 
