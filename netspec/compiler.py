@@ -15,7 +15,7 @@ from netspec.features import FeatureInfo
 from netspec.fit import check_holds, check_layers
 from netspec.kinds import initialised
 from netspec.layers import build, built
-from netspec.network import NetworkPlan, StagePlan
+from netspec.network import NetworkPlan, StagePlan, channels_after
 from netspec.registry import block_type
 
 
@@ -72,7 +72,7 @@ def compile_plan(net: NetworkPlan) -> ResNet:
     else:
         model = ResNet(parts)
         model.feature_info = FeatureInfo(net.points)
-    model.inplanes = model.in_planes = net.stages[-1].blocks[-1].ops[-1].out if net.stages else 0
+    model.inplanes = model.in_planes = channels_after(net.spec, net.stages)
     _init_weights(model, net)
     return model
 

@@ -148,12 +148,17 @@ def plan_network(spec: Spec) -> NetworkPlan:
     points = feature_points(body, pool, planned)
     taps = chosen(spec.features, points)
     if not taps:
-        return NetworkPlan(spec, (*body, *pool), planned, head(spec, planned[-1].blocks[-1].ops[-1].out), points)
+        return NetworkPlan(spec, (*body, *pool), planned, head(spec, channels_after(spec, planned)), points)
     last = stage_index(taps[-1].point.feature)
     ops = body if last is None else (*body, *pool)
     return NetworkPlan(
         spec, ops, planned[: 0 if last is None else last + 1], (), points, taps, isinstance(spec.features, dict)
     )
+
+
+def channels_after(spec: Spec, planned: Sequence[StagePlan]) -> int:
+    """Channels out of the last of `planned` stages: the stem's (or the input's) when there are none."""
+    return planned[-1].blocks[-1].ops[-1].out if planned else spec.stem_width()
 
 
 def feature_points(body: Sequence[Op], pool: Sequence[Op], planned: Sequence[StagePlan]) -> tuple[FeaturePoint, ...]:
