@@ -14,6 +14,7 @@ from torchvision import transforms as T
 from netspec.errors import NetspecError
 from netspec.images import ImageFiles, pixel_cap
 from netspec.kinds import per_axis
+from netspec.series import check_classes, series_datasets  # series, volumes, fake data of any axes
 from netspec.settings import TrainSettings
 from netspec.spec import Input
 
@@ -27,14 +28,14 @@ def datasets_for(
     fact, not the data's: fine-tuning keeps the normalization the weights were trained with); `classes` is the
     network's output count."""
     size, normalize = spec_input.size, T.Normalize(*spec_input.normalization)
-    if dims != 2:
-        raise NetspecError(f"netspec train reads images (dims: 2); training a network of dims {dims} is not built yet")
+    if dims != 2 or settings.data.startswith(("ucr:", "npz:")):
+        return series_datasets(settings, spec_input, classes, dims)
     if spec_input.channels != 3:
         raise NetspecError(f"netspec train reads RGB images, but the spec's input.channels is {spec_input.channels}")
     if settings.data == "fake":
         return _fake(settings, size, classes)
     if settings.data == "cifar10":
-        _check_classes(classes, CIFAR_CLASSES, "CIFAR-10")
+        check_classes(classes, CIFAR_CLASSES, "CIFAR-10")
         return _cifar10(settings, size, normalize)
     folder = Path(settings.data.removeprefix("imagefolder:"))
     return _imagefolder(folder, settings, size, normalize, classes)
@@ -97,16 +98,8 @@ def _imagefolder(
     test = ImageFiles(folders[1], plain, cap)
     if train.classes != test.classes:
         raise NetspecError(f"{folders[0]} and {folders[1]} have different classes: {train.classes} and {test.classes}")
-    _check_classes(classes, len(train.classes), str(path))
+    check_classes(classes, len(train.classes), str(path))
     return train, test
-
-
-def _check_classes(network: int, data: int, name: str) -> None:
-    if network != data:
-        raise NetspecError(
-            f"{name} has {data} classes but the network has {network} outputs; set head.classes: {data} "
-            f"(e.g. --set head.classes={data})"
-        )
 
 
 class Seeded(Dataset[Any]):

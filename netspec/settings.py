@@ -15,7 +15,7 @@ from netspec.errors import Mark, SpecError, did_you_mean
 from netspec.messages import describe, diagnostics, kind_of, walk_paths
 from netspec.reader import Document
 
-DATA_KINDS = ("cifar10", "fake", "imagefolder:")
+DATA_KINDS = ("cifar10", "fake", "imagefolder:", "ucr:", "npz:")  # the last three name a set after the colon
 
 
 def _names(description: str) -> Any:
@@ -27,7 +27,11 @@ class TrainSettings(BaseModel):
 
     model_config = ConfigDict(strict=True, extra="forbid", frozen=True, allow_inf_nan=False)
 
-    data: str = Field("cifar10", description="cifar10, fake (torchvision FakeData) or imagefolder:PATH")
+    data: str = Field(
+        "cifar10",
+        description="cifar10, fake (random inputs), imagefolder:PATH, or for 1-D networks ucr:NAME (a UCR/UEA set "
+        "aeon ships) and npz:PATH (arrays x, y, x_test, y_test)",
+    )
     data_dir: str = Field("data", description="where CIFAR-10 is found or downloaded to")
     epochs: int = Field(20, ge=1, description="passes over the training set")
     batch_size: int = Field(128, ge=1, description="global batch: split evenly across processes")
@@ -74,10 +78,11 @@ class TrainSettings(BaseModel):
     @field_validator("data")
     @classmethod
     def _data(cls, data: str) -> str:
-        if data in DATA_KINDS[:2] or (data.startswith(DATA_KINDS[2]) and len(data) > len(DATA_KINDS[2])):
+        if data in DATA_KINDS[:2] or any(data.startswith(kind) and len(data) > len(kind) for kind in DATA_KINDS[2:]):
             return data
         hint = did_you_mean(data, ["cifar10", "fake"])
-        message = f"expected 'cifar10', 'fake' or 'imagefolder:PATH', got {describe(data)}{hint}"
+        expected = "'cifar10', 'fake', 'imagefolder:PATH', 'ucr:NAME' or 'npz:PATH'"
+        message = f"expected {expected}, got {describe(data)}{hint}"
         raise PydanticCustomError("netspec_data", message)
 
     @field_validator("device")

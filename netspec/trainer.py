@@ -150,7 +150,7 @@ def _check_finite(row: Metrics, model: nn.Module, run: Run) -> None:
 
 
 def _datasets(spec: Spec, settings: TrainSettings) -> tuple[Dataset[Any], Dataset[Any]]:
-    return datasets_for(settings, spec.input, spec.head.classes)
+    return datasets_for(settings, spec.input, spec.head.classes, spec.dims)
 
 
 class _Recipe:
@@ -232,6 +232,8 @@ def _epoch(model: nn.Module, loaders: Loaders, recipe: _Recipe, place: Place, ep
 
 
 def _model(net: NetworkPlan, settings: TrainSettings, place: Place) -> nn.Module:
+    if settings.channels_last and net.dims != 2:
+        raise NetspecError(f"--channels-last lays out images (dims: 2); this network has dims {net.dims}")
     model = compile_plan(net)
     if settings.sync_bn and place.world > 1:
         if place.device.type == "cpu":

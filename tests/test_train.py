@@ -217,8 +217,8 @@ def test_settings_file_errors_are_placed_in_the_file(tmp_path: Path) -> None:
         f"{path}:1:9: epochs: must be at least 1, got the integer 0",
         f"{path}:2:5: lr: expected a number, got the string 'fast'",
         f"{path}:3:1: momemtum: unknown field 'momemtum'; did you mean 'momentum'?",
-        f"{path}:4:7: data: expected 'cifar10', 'fake' or 'imagefolder:PATH', got the string 'cifar100'; "
-        "did you mean 'cifar10'?",
+        f"{path}:4:7: data: expected 'cifar10', 'fake', 'imagefolder:PATH', 'ucr:NAME' or 'npz:PATH', got the string "
+        "'cifar100'; did you mean 'cifar10'?",
         f"{path}:5:1: learning_rate: unknown field 'learning_rate'; did you mean 'lr'?",
     ]
 
