@@ -45,3 +45,24 @@ def test_wangs_resnet_is_the_papers(kernels: tuple[int, int, int]) -> None:
     overrides = {"block": {"options": {"kernels": list(kernels)}}}
     totals = admit("signal/wang_resnet", overrides=overrides).analysis.totals
     assert (totals.params, totals.macs) == (count(reference), counter.get_total_flops() // 2)
+
+
+def test_tsais_own_resnet_loads_and_runs_alike() -> None:
+    """tsai's ResNet (tsai.models.ResNet, kernels 7, 5, 3), the time-series library most people train it with: its
+    state_dict loads strictly through load_weights (resblockN renamed), float64 outputs equal, the same MACs."""
+    from tsai.models.ResNet import ResNet
+
+    reference = ResNet(3, 5)  # three channels and five classes: other than the builtin's, so both are set
+    overrides = {"input": {"channels": 3}, "head": {"classes": 5}, "block": {"options": {"kernels": [7, 5, 3]}}}
+    model = netspec.build("signal/wang_resnet", **overrides)
+    n = len(reference.state_dict())
+    assert count(model) == count(reference)
+    report = netspec.load_weights(model, reference.state_dict())
+    assert str(report) == f"loaded {n} of the model's {n} tensors from state_dict"
+    model.double().eval(), reference.double().eval()
+    x = torch.randn(2, 3, 67, dtype=torch.float64)
+    with torch.no_grad():
+        torch.testing.assert_close(model(x), reference(x), rtol=1e-9, atol=1e-9)
+    with FlopCounterMode(display=False) as counter:
+        reference.float()(torch.zeros(1, 3, 150))
+    assert admit("signal/wang_resnet", overrides=overrides).analysis.totals.macs == counter.get_total_flops() // 2
