@@ -42,8 +42,10 @@ def reference(name: str) -> tuple[str, str]:
         return f"`monai.networks.nets.resnet{depth}` with MedicalNet's arguments", ""
     if folder == "monai":
         return f"`monai.networks.nets.{base}(spatial_dims=3)`", ""
+    if folder == "signal" and base.startswith("preact_"):
+        return f"He et al. 2016 (tests/references/preact_he2016.py; in 2-D, timm's `resnetv2_{base[13:]}`)", ""
     if folder == "signal":
-        return "Wang et al. 2017 (tests/references/wang_tsc.py)", ""
+        return "Wang et al. 2017 (tests/references/wang_tsc.py) and `tsai.models.ResNet`", ""
     if folder == "timm":
         return f'`timm.create_model("{base}")`', ""
     if folder == "paper":

@@ -15,6 +15,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 import netspec
 from netspec.gate import admit
+from tests.references.preact_he2016 import PreActResNet
 from tests.references.wang_tsc import WangResNet
 
 pytestmark = pytest.mark.slow  # `make test-fast` leaves these out (docs/testing.md)
@@ -66,3 +67,35 @@ def test_tsais_own_resnet_loads_and_runs_alike() -> None:
     with FlopCounterMode(display=False) as counter:
         reference.float()(torch.zeros(1, 3, 150))
     assert admit("signal/wang_resnet", overrides=overrides).analysis.totals.macs == counter.get_total_flops() // 2
+
+
+@pytest.mark.parametrize("depth", [18, 34])
+def test_a_preact_resnet_for_signals_is_he_2016s(depth: int) -> None:
+    """signal/preact_resnetN against a module written from He et al. 2016 (tests/references/preact_he2016.py),
+    which in 2-D is timm's resnetv2_N: timm's weights, carried over, give timm's outputs. In 1-D: the same
+    parameters, the reference's weights load strictly, float64 outputs equal, FlopCounterMode's MACs."""
+    import timm
+
+    depths = {18: (2, 2, 2, 2), 34: (3, 4, 6, 3)}[depth]
+    theirs = timm.create_model(f"resnetv2_{depth}").eval()
+    images = netspec.build(f"signal/preact_resnet{depth}", dims=2, input={"channels": 3}, head={"classes": 1000})
+    netspec.load_weights(images, theirs.state_dict())
+    flat = PreActResNet(2, depths, 3, 1000).eval()
+    flat.load_state_dict(images.state_dict(), strict=True)
+    x = torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        torch.testing.assert_close(flat(x), theirs(x))
+    reference, model = PreActResNet(1, depths, 12, 5), netspec.build(f"signal/preact_resnet{depth}")
+    n = len(reference.state_dict())
+    assert count(model) == count(reference)
+    assert (
+        str(netspec.load_weights(model, reference.state_dict()))
+        == f"loaded {n} of the model's {n} tensors from state_dict"
+    )
+    model.double().eval(), reference.double().eval()
+    series = torch.randn(2, 12, 997, dtype=torch.float64)  # no stride divides it
+    with torch.no_grad():
+        torch.testing.assert_close(model(series), reference(series), rtol=1e-9, atol=1e-9)
+    with FlopCounterMode(display=False) as counter:
+        reference.float()(torch.zeros(1, 12, 1000))
+    assert admit(f"signal/preact_resnet{depth}").analysis.totals.macs == counter.get_total_flops() // 2

@@ -78,7 +78,7 @@ def test_every_listed_spec_ships() -> None:
     listed += [f"cifar/preact_resnet{n}" for n in KUANGLIU] + [f"cifar/wrn{d}_{k}" for d, k in WRN]
     listed += [f"video/{n}" for n in VIDEO]
     listed += [f"monai/{kind}resnet{n}" for n in (10, 18, 34, 50, 101) for kind in ("", "medicalnet_")]  # test_monai
-    listed += ["signal/wang_resnet"]  # tests/test_signals.py
+    listed += ["signal/wang_resnet", "signal/preact_resnet18", "signal/preact_resnet34"]  # tests/test_signals.py
     assert sorted(listed) == sorted(builtin_names())
 
 
