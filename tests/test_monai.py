@@ -19,14 +19,11 @@ from torch.utils.flop_counter import FlopCounterMode
 
 import netspec
 from netspec.gate import admit
+from tests.parity import assert_same, count
 
 pytestmark = pytest.mark.slow  # `make test-fast` leaves these out (docs/testing.md)
 
 DEPTHS = {10: "basic", 18: "basic", 34: "basic", 50: "bottleneck", 101: "bottleneck"}
-
-
-def count(module: nn.Module) -> int:
-    return sum(p.numel() for p in module.parameters())
 
 
 def medicalnet(depth: int) -> dict[str, Any]:
@@ -34,17 +31,6 @@ def medicalnet(depth: int) -> dict[str, Any]:
     bias_downsample, shortcut_type = resnet.get_medicalnet_pretrained_resnet_args(depth)
     shortcut = {"shortcut_type": shortcut_type, "bias_downsample": bias_downsample}
     return {"n_input_channels": 1, "conv1_t_stride": 2, "feed_forward": False, **shortcut}
-
-
-def assert_same(model: nn.Module, reference: nn.Module, x: torch.Tensor) -> None:
-    """Equal parameters; MONAI's own weights load strictly through load_weights; equal float64 outputs."""
-    n = len(reference.state_dict())
-    assert count(model) == count(reference)
-    report = netspec.load_weights(model, reference.state_dict())
-    assert str(report) == f"loaded {n} of the model's {n} tensors from state_dict"
-    model.double().eval(), reference.double().eval()
-    with torch.no_grad():
-        torch.testing.assert_close(model(x.double()), reference(x.double()), rtol=1e-9, atol=1e-9)
 
 
 @pytest.mark.parametrize("depth", DEPTHS)

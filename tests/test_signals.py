@@ -10,19 +10,15 @@ from __future__ import annotations
 
 import pytest
 import torch
-from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 import netspec
 from netspec.gate import admit
+from tests.parity import assert_same, count
 from tests.references.preact_he2016 import PreActResNet
 from tests.references.wang_tsc import WangResNet
 
 pytestmark = pytest.mark.slow  # `make test-fast` leaves these out (docs/testing.md)
-
-
-def count(module: nn.Module) -> int:
-    return sum(p.numel() for p in module.parameters())
 
 
 @pytest.mark.parametrize("kernels", [(8, 5, 3), (7, 5, 3)], ids=["paper", "tsai"])
@@ -31,16 +27,7 @@ def test_wangs_resnet_is_the_papers(kernels: tuple[int, int, int]) -> None:
     on a series whose length the even kernel's 'same' padding must keep; FlopCounterMode's MACs at 150 steps."""
     reference = WangResNet(1, 2, kernels)
     model = netspec.build("signal/wang_resnet", block={"options": {"kernels": list(kernels)}})
-    n = len(reference.state_dict())
-    assert count(model) == count(reference)
-    assert (
-        str(netspec.load_weights(model, reference.state_dict()))
-        == f"loaded {n} of the model's {n} tensors from state_dict"
-    )
-    model.double().eval(), reference.double().eval()
-    x = torch.randn(3, 1, 67, dtype=torch.float64)
-    with torch.no_grad():
-        torch.testing.assert_close(model(x), reference(x), rtol=1e-9, atol=1e-9)
+    assert_same(model, reference, torch.randn(3, 1, 67))
     with FlopCounterMode(display=False) as counter:
         reference.float()(torch.zeros(1, 1, 150))
     overrides = {"block": {"options": {"kernels": list(kernels)}}}
@@ -56,14 +43,7 @@ def test_tsais_own_resnet_loads_and_runs_alike() -> None:
     reference = ResNet(3, 5)  # three channels and five classes: other than the builtin's, so both are set
     overrides = {"input": {"channels": 3}, "head": {"classes": 5}, "block": {"options": {"kernels": [7, 5, 3]}}}
     model = netspec.build("signal/wang_resnet", **overrides)
-    n = len(reference.state_dict())
-    assert count(model) == count(reference)
-    report = netspec.load_weights(model, reference.state_dict())
-    assert str(report) == f"loaded {n} of the model's {n} tensors from state_dict"
-    model.double().eval(), reference.double().eval()
-    x = torch.randn(2, 3, 67, dtype=torch.float64)
-    with torch.no_grad():
-        torch.testing.assert_close(model(x), reference(x), rtol=1e-9, atol=1e-9)
+    assert_same(model, reference, torch.randn(2, 3, 67))
     with FlopCounterMode(display=False) as counter:
         reference.float()(torch.zeros(1, 3, 150))
     assert admit("signal/wang_resnet", overrides=overrides).analysis.totals.macs == counter.get_total_flops() // 2
@@ -86,16 +66,7 @@ def test_a_preact_resnet_for_signals_is_he_2016s(depth: int) -> None:
     with torch.no_grad():
         torch.testing.assert_close(flat(x), theirs(x))
     reference, model = PreActResNet(1, depths, 12, 5), netspec.build(f"signal/preact_resnet{depth}")
-    n = len(reference.state_dict())
-    assert count(model) == count(reference)
-    assert (
-        str(netspec.load_weights(model, reference.state_dict()))
-        == f"loaded {n} of the model's {n} tensors from state_dict"
-    )
-    model.double().eval(), reference.double().eval()
-    series = torch.randn(2, 12, 997, dtype=torch.float64)  # no stride divides it
-    with torch.no_grad():
-        torch.testing.assert_close(model(series), reference(series), rtol=1e-9, atol=1e-9)
+    assert_same(model, reference, torch.randn(2, 12, 997))  # no stride divides 997
     with FlopCounterMode(display=False) as counter:
         reference.float()(torch.zeros(1, 12, 1000))
     assert admit(f"signal/preact_resnet{depth}").analysis.totals.macs == counter.get_total_flops() // 2
