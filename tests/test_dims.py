@@ -199,3 +199,28 @@ def test_a_volume_that_would_need_50_gb_is_refused_before_building(cli: Cli) -> 
         f"for inference, more than the limit of 16.0 GB; lower the batch or input size, or raise it with --limit "
         f"memory={need}\n"
     )
+
+
+def test_diff_of_two_video_networks_shows_every_axis(cli: Cli) -> None:
+    """r3d_18 strides in time in layers 2 to 4; mc3_18 does not: 16 frames halve to 8 in r3d's layer2 only."""
+    code, out, _ = cli("diff", "video/r3d_18", "video/mc3_18")
+    assert code == 0
+    assert "  stages.1.stride: 2 -> (1, 2, 2)\n" in out
+    rows = {line.split()[0]: line for line in out.splitlines() if line.startswith("layer")}
+    assert "128 x 8 x 28 x 28  128 x 16 x 28 x 28" in rows["layer2"]
+    assert "512 x 2 x 7 x 7    512 x 16 x 7 x 7" in rows["layer4"]
+
+
+@pytest.mark.slow
+def test_a_volume_model_file_loads_back(tmp_path: Path, cli: Cli) -> None:
+    """A 3-D network saved as a model file (its weights with its spec) is the same network when netspec.load reads
+    it: its layers are 3-D and every tensor is equal."""
+    assert cli("build", "monai/medicalnet_resnet10", "-o", str(tmp_path / "m.safetensors"))[0] == 0
+    model = netspec.load(tmp_path / "m.safetensors")
+    assert isinstance(model.conv1, torch.nn.Conv3d) and model.conv1.kernel_size == (7, 7, 7)
+    from safetensors.torch import load_file
+
+    saved = load_file(tmp_path / "m.safetensors")
+    assert set(saved) == set(model.state_dict()) and all(
+        torch.equal(model.state_dict()[k], v) for k, v in saved.items()
+    )

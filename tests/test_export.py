@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import onnxruntime
@@ -23,7 +24,7 @@ def with_random_statistics(model: nn.Module) -> nn.Module:
     """Give every BatchNorm non-trivial running statistics and affine parameters, as a trained net has."""
     gen = torch.Generator().manual_seed(0)
     with torch.no_grad():
-        for bn in (m for m in model.modules() if isinstance(m, nn.BatchNorm2d)):
+        for bn in (m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)):
             bn.running_mean.uniform_(-0.5, 0.5, generator=gen)
             bn.running_var.uniform_(0.5, 2.0, generator=gen)
             bn.weight.uniform_(0.5, 1.5, generator=gen)
@@ -95,6 +96,31 @@ def test_torchscript_export_runs_like_the_model(tmp_path: Path, cli: Cli) -> Non
     x = torch.randn(2, 3, 32, 32)
     with torch.no_grad():
         assert torch.equal(scripted(x), model(x))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("name", "shape", "layout", "kept"),
+    [
+        ("monai/medicalnet_resnet10", (2, 1, 16, 14, 12), torch.channels_last_3d, []),
+        # no channels-last for 1-D convs; the third block's shortcut is a norm with no conv before it
+        ("signal/wang_resnet", (2, 1, 150), torch.contiguous_format, ["layer3.0.shortcut"]),
+    ],
+)
+def test_a_volume_or_series_network_is_optimized_too(
+    name: str, shape: tuple[int, ...], layout: Any, kept: list[str]
+) -> None:
+    """Norms folded in 1-D and 3-D as in 2-D, the weights in the layout for their axes; outputs to 1e-5."""
+    model = with_random_statistics(netspec.build(name))
+    optimized = netspec.optimize_for_inference(model)
+    norms = [n for n, m in optimized.named_modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    assert norms == kept
+    first = next(m for m in optimized.modules() if isinstance(m, torch.nn.modules.conv._ConvNd))
+    assert first.weight.is_contiguous(memory_format=layout)
+    x = torch.randn(*shape)
+    with torch.no_grad():
+        expected, got = model(x), optimized(x)
+    assert ((got - expected).abs().max() / expected.abs().max()).item() < 1e-5
 
 
 @pytest.mark.slow
