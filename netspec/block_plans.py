@@ -3,10 +3,24 @@ shortcut, attention and the residual tail. No torch; the classes that run them a
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from netspec.kinds import Size, per_axis
-from netspec.plan import BlockArgs, BlockPlan, Op, PlanError, act, conv, eca_kernel, make_divisible, norm, strides
+from netspec.plan import (
+    BlockArgs,
+    BlockPlan,
+    Op,
+    PlanError,
+    act,
+    conv,
+    eca_kernel,
+    make_divisible,
+    norm,
+    same_if_even,
+    strides,
+)
 
 
 class BasicOptions(BaseModel):
@@ -27,6 +41,13 @@ def _blur(a: BlockArgs, channels: int) -> tuple[Size, tuple[Op, ...]]:
     if a.preact:
         raise PlanError("aa", "blur pooling is planned for post-activation blocks only; use order: post")
     return 1, (Op("aa", "blur", channels, channels, 3, a.stride),)
+
+
+def _main(a: BlockArgs, name: str, ins: int, out: int, stride: Size, **kw: Any) -> Op:
+    """One of the block's main convs: of block.kernel, in the block's style, padded 'same' when the kernel is even."""
+    return conv(
+        name, ins, out, a.kernel, stride, a.style, padding=same_if_even(a.kernel, stride, a.dims, "kernel"), **kw
+    )
 
 
 def _dropout(a: BlockArgs, channels: int) -> tuple[Op, ...]:
@@ -97,7 +118,7 @@ def _middle(a: BlockArgs, inner: int, stride: Size) -> Op:
     """A bottleneck's middle conv, grouped; a (2+1)-D one's middle width from the block's in and width, as
     torchvision's video bottleneck reckons it."""
     mid_of = (a.in_channels, a.width)
-    return conv("conv2", inner, inner, a.kernel, stride, a.style, mid_of, groups=a.groups, dilation=a.first_dilation)
+    return _main(a, "conv2", inner, inner, stride, mid_of=mid_of, groups=a.groups, dilation=a.first_dilation)
 
 
 def bottleneck_strides(a: BlockArgs) -> tuple[Size, Size]:
@@ -121,13 +142,13 @@ def basic(a: BlockArgs) -> BlockPlan:
     s, w, out = a.style, a.width, a.out_channels
     stride, blur = _blur(a, w)
     ops = (
-        conv("conv1", a.in_channels, w, a.kernel, stride, dilation=a.first_dilation, style=s),
+        _main(a, "conv1", a.in_channels, w, stride, dilation=a.first_dilation),
         norm("bn1", w, s),
         act("act1", w, s.act),
         *blur,
         *_dropout(a, w),
         # a (2+1)-D conv2 keeps the middle width of conv1, as torchvision's video blocks do
-        conv("conv2", w, out, a.kernel, dilation=a.dilation, style=s, mid_of=(a.in_channels, w)),
+        _main(a, "conv2", w, out, 1, dilation=a.dilation, mid_of=(a.in_channels, w)),
         norm("bn2", out, s),
         *tail(a, "bn2", "input"),
         act("act2", out, s.act),
@@ -168,11 +189,11 @@ def preact_basic(a: BlockArgs) -> BlockPlan:
     s, w = a.style, a.width
     ops = (
         *_preact(a),
-        conv("conv1", a.in_channels, w, a.kernel, a.stride, dilation=a.first_dilation, style=s),
+        _main(a, "conv1", a.in_channels, w, a.stride, dilation=a.first_dilation),
         norm("bn2", w, s),
         act("act2", w, s.act),
         *_dropout(a, w),
-        conv("conv2", w, a.out_channels, a.kernel, dilation=a.dilation, style=s, mid_of=(a.in_channels, w)),
+        _main(a, "conv2", w, a.out_channels, 1, dilation=a.dilation, mid_of=(a.in_channels, w)),
         *tail(a, "conv2", "act1"),  # a projection sees the pre-activated input, as in He et al. 2016
     )
     return BlockPlan(ops, w, "conv2")

@@ -52,6 +52,7 @@ def _sized_fields(spec: Spec) -> list[tuple[str, object]]:
         fields.append((f"stem.convs.{i}.padding", conv.padding))
     for i, stage in enumerate(spec.stages):
         fields += [(f"stages.{i}.stride", stage.stride), (f"stages.{i}.kernel", getattr(stage, "kernel", None))]
+        fields.append((f"stages.{i}.dilation", stage.dilation))
     return fields
 
 
@@ -69,6 +70,9 @@ def axes_problems(spec: Spec) -> list[Problem]:
         found.append(("stem.pool", f"max_blur's blur pool is {_axes(blur)} only; use pool: max for dims {n}"))
     for i, (stage, block) in enumerate(zip(spec.stages, spec.stage_blocks(), strict=True)):
         found += _block_axes(block, n, partial(setting_field, i, stage.model_fields_set))
+        if isinstance(stage.dilation, tuple) and not block_type(block.type).kernels:
+            message = f"{block.type} blocks take one dilation for every axis; one per axis is for basic and bottleneck"
+            found.append((f"stages.{i}.dilation", message))
     return found
 
 

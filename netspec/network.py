@@ -12,6 +12,7 @@ from dataclasses import dataclass, fields, replace
 from typing import TYPE_CHECKING
 
 from netspec.features import FeaturePoint, Tap, chosen, stride, times
+from netspec.kinds import Size
 from netspec.places import setting_field, stage_index, stage_name
 from netspec.plan import BlockArgs, BlockPlan, Op, PlanError, Style, act, conv, norm
 from netspec.registry import BlockType, block_type
@@ -97,7 +98,8 @@ def style(block: BlockSettings) -> Style:
 def stages(spec: Spec) -> Iterator[StageArgs]:
     """Each stage with its first block's arguments, in order: cheap, whatever the depths."""
     total = sum(stage.depth for stage in spec.stages)
-    channels, dilation, start = spec.stem_width(), 1, 0
+    channels, start = spec.stem_width(), 0
+    dilation: Size = 1
     for i, (stage, block) in enumerate(zip(spec.stages, spec.stage_blocks(), strict=True)):
         kind = block_type(block.type)
         first = BlockArgs(

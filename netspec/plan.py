@@ -89,8 +89,8 @@ class BlockArgs:
     width: int  # base width (torchvision's planes)
     out_channels: int
     stride: Size  # per spatial axis, or one int for all
-    dilation: int
-    first_dilation: int  # of the block's strided conv: the previous stage's dilation in a stage's first block
+    dilation: Size  # per spatial axis, or one int for all
+    first_dilation: Size  # of the block's strided conv: the previous stage's dilation in a stage's first block
     dims: int = 2  # spatial axes of the network
     kernel: Size = 3  # of the block's main convs (a basic block's two, a bottleneck's middle one)
     style: Style = field(default_factory=Style)
@@ -135,6 +135,20 @@ class PlanError(ValueError):
         self.field, self.message = field, message
 
 
+def same_if_even(kernel: Size, stride: Size, dims: int, field: str) -> str | None:
+    """A conv's padding for `kernel`: 'same' where it is even on some axis, so that the output keeps the input's
+    size as an odd kernel's centred padding does (stride 1 only: a PlanError at `field` otherwise); else None, the
+    centred default."""
+    if isinstance(kernel, tuple) and len(kernel) != dims:
+        raise PlanError(field, f"a kernel of {len(kernel)} sizes in a network of {dims} spatial axes")
+    if all(k % 2 for k in per_axis(kernel, dims)):
+        return None
+    if strides(stride):
+        message = f"an even kernel ({kernel}) pads 'same', which needs stride 1; give the strided conv an odd kernel"
+        raise PlanError(field, message)
+    return "same"
+
+
 def strides(stride: Size) -> bool:
     """Whether `stride` reduces the feature map on some axis."""
     return any(s != 1 for s in (stride if isinstance(stride, tuple) else (stride,)))
@@ -175,7 +189,7 @@ def factorised(
     """R(2+1)D's conv (Tran et al. 2018, torchvision's Conv2Plus1D): a spatial 1 x k x k conv to `mid` channels,
     norm, activation, then a temporal t x 1 x 1 conv; `mid` keeps the parameters of the t x k x k conv it
     replaces: in x out x t x k x k // (in x k x k + t x out), from `mid_of`'s (in, out)."""
-    if kw.get("groups", 1) != 1 or kw.get("dilation", 1) != 1:
+    if kw.get("groups", 1) != 1 or strides(kw.get("dilation", 1)):  # a dilation other than 1 on some axis
         raise PlanError("conv", "2plus1d convs have groups 1 and dilation 1 (as torchvision's); use conv: plain")
     (time, *space), (step, *move) = per_axis(kernel, 3), per_axis(stride, 3)
     a, b = mid_of

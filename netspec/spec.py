@@ -209,7 +209,11 @@ class BlockSettings(_Model):
         description="plain; std: weight-standardised convs (Qiao et al. 2019), as in BiT; 2plus1d: each 3-D conv "
         "as a spatial one, norm, activation and a temporal one (Tran et al. 2018, torchvision's r2plus1d)",
     )
-    kernel: Size = Field(3, description="kernel of the block's main convs: one for every axis, or one per axis")
+    kernel: Size = Field(
+        3,
+        description="kernel of the block's main convs: one for every axis, or one per axis; an even one pads 'same' "
+        "(one less before than after), so the conv that strides needs an odd one",
+    )
     aa: AntiAlias = Field(
         "none", description="blur: a strided block's 3x3 conv does not stride; a blur pool after it does (Zhang 2019)"
     )
@@ -245,7 +249,9 @@ class _StageFields(_Model):
     depth: Positive = Field(description="number of blocks")
     width: Positive = Field(description="base width (torchvision's planes): outputs width x expansion channels")
     stride: Size = Field(description="stride of the stage's first block: one for every axis, or one per axis")
-    dilation: Positive = Field(1, description="dilation of the 3x3 convs after the first block")
+    dilation: Size = Field(
+        1, description="dilation of the 3x3 convs after the first block: one for every axis, or one per axis"
+    )
 
     def block_settings(self, defaults: BlockSettings) -> BlockSettings:
         """The network's block settings with this stage's overrides applied (options key by key)."""

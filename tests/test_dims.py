@@ -105,6 +105,21 @@ def _fails(cli: Cli, line: str) -> None:
             "dims: 1\nstem: none\nblock: {type: tsc, options: {kernels: [3, [3, 3], 3]}}\n" + STAGES,
             "spec.yaml:4:29: block.options: a kernel of 2 sizes in a network of 1 spatial axes",
         ),
+        (
+            "dims: 1\nblock: {kernel: 4}\n" + STAGES,
+            "spec.yaml:3:17: block.kernel: an even kernel (4) pads 'same', which needs stride 1; give the strided conv "
+            "an odd kernel",
+        ),
+        (
+            "dims: 3\nstages:\n  - {depth: 1, width: 8, stride: 1, dilation: [1, 2]}\n",
+            "spec.yaml:4:47: stages.0.dilation: gives 2 sizes for a network of 3 spatial axes (dims: 3); give one "
+            "number, or 3",
+        ),
+        (
+            "block: {type: res2net}\nstages:\n  - {depth: 1, width: 8, stride: 1, dilation: [1, 2]}\n",
+            "spec.yaml:4:47: stages.0.dilation: res2net blocks take one dilation for every axis; one per axis is for "
+            "basic and bottleneck",
+        ),
     ],
     ids=[
         "length",
@@ -125,6 +140,9 @@ def _fails(cli: Cli, line: str) -> None:
         "none-stem-feature",
         "tsc-even-strided",
         "tsc-kernel-axes",
+        "even-strided",
+        "dilation-length",
+        "dilation-family",
     ],
 )
 def test_per_axis_mistakes_are_placed_at_their_field(write: Write, cli: Cli, text: str, line: str) -> None:
@@ -138,9 +156,13 @@ SPECS = {
     "1d-basic-A-se": "dims: 1\ninput: {size: 64, channels: 2}\nblock: {shortcut: A, attn: se}\n"
     "stem: {convs: [{width: 8, kernel: 7, stride: 2}], pool: max}\n" + STAGES,
     "1d-preact-eca": "dims: 1\ninput: {size: 50}\nblock: {order: pre, attn: eca, kernel: 5}\n" + STAGES,
+    # an even kernel pads 'same' (one less before than after), in basic and bottleneck blocks alike
+    "1d-even-kernels": "dims: 1\ninput: {size: 33}\nblock: {kernel: 4}\nstem: {convs: [{width: 8}]}\nstages:\n"
+    "  - {depth: 2, width: 8, stride: 1}\n  - {depth: 1, width: 4, stride: 1, type: bottleneck, kernel: 6}\n",
     "3d-bottleneck-D": "dims: 3\ninput: {size: [5, 24, 20]}\nblock: {type: bottleneck, groups: 2, shortcut: D}\n"
     "stem: {convs: [{width: 8, kernel: [3, 5, 5], stride: [1, 2, 2]}], pool: max}\nstages:\n"
-    "  - {depth: 1, width: 8, stride: 1}\n  - {depth: 2, width: 16, stride: [1, 2, 2], kernel: [1, 3, 3]}\n",
+    "  - {depth: 1, width: 8, stride: 1}\n  - {depth: 2, width: 16, stride: [1, 2, 2], kernel: [1, 3, 3]}\n"
+    "  - {depth: 2, width: 16, stride: 1, dilation: [1, 2, 2]}\n",
     "3d-2plus1d-se": "dims: 3\ninput: {size: 9}\nblock: {conv: 2plus1d, attn: se}\n"
     "stem: {convs: [{width: 8, kernel: 3}]}\n" + STAGES,
 }

@@ -13,6 +13,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from netspec.block_plans import bottleneck_inner, tail
+from netspec.kinds import per_axis
 from netspec.plan import BlockArgs, BlockPlan, Op, Style, act, conv, make_divisible, norm
 
 CLASSES = "netspec.families.sknet_block"
@@ -49,7 +50,8 @@ def selective_kernel(name: str, a: BlockArgs, ins: int, out: int, groups: int) -
         if o.split_input:
             layers.append(Op(f"split{i}", "chunk", ins, part, source="input"))
             source = f"split{i}"
-        dilation = a.first_dilation * (kernel - 1) // 2  # keeps 3x3 kernels, dilated to the kernel's reach
+        # keeps 3x3 kernels, dilated to the kernel's reach (one dilation for every axis: netspec.checks)
+        dilation = max(per_axis(a.first_dilation, 1)) * (kernel - 1) // 2
         path = conv_norm_act(f"paths.{i}", part, out, 3, style, True, stride=a.stride, dilation=dilation, groups=groups)
         layers.append(replace(path, source=source))
     wide, reduced = out * paths, make_divisible(out * o.reduction, o.divisor)

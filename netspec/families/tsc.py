@@ -12,8 +12,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from netspec.kinds import Size, per_axis
-from netspec.plan import BlockArgs, BlockPlan, Op, PlanError, act, conv, norm, strides
+from netspec.plan import BlockArgs, BlockPlan, Op, act, conv, norm, same_if_even, strides
 
 Kernel = Annotated[int, Field(ge=1)] | Annotated[tuple[Annotated[int, Field(ge=1)], ...], Field(strict=False)]
 
@@ -31,25 +30,16 @@ class TimeSeriesOptions(BaseModel):
     )
 
 
-def _padding(kernel: Size, stride: Size, dims: int) -> str | None:
-    """'same' for a kernel even on some axis (stride 1 only), else the centred default."""
-    if isinstance(kernel, tuple) and len(kernel) != dims:
-        raise PlanError("options", f"a kernel of {len(kernel)} sizes in a network of {dims} spatial axes")
-    if all(k % 2 for k in per_axis(kernel, dims)):
-        return None
-    if strides(stride):
-        message = f"an even kernel ({kernel}) pads 'same', which needs stride 1; give the strided conv an odd kernel"
-        raise PlanError("options", message)
-    return "same"
-
-
 def tsc(a: BlockArgs) -> BlockPlan:
     """convblock1..3 (conv, norm, activation; the last without), the shortcut, the add, the activation."""
     kernels = a.options.kernels if isinstance(a.options, TimeSeriesOptions) else TimeSeriesOptions().kernels
     s, w, ins, ops = a.style, a.width, a.in_channels, list[Op]()
     for i, kernel in enumerate(kernels):
         stride = a.stride if i == 0 else 1
-        layers = [conv("0", ins, w, kernel, stride, s, padding=_padding(kernel, stride, a.dims)), norm("1", w, s)]
+        layers = [
+            conv("0", ins, w, kernel, stride, s, padding=same_if_even(kernel, stride, a.dims, "options")),
+            norm("1", w, s),
+        ]
         layers += [act("2", w, s.act)] if i < 2 else []
         ops.append(Op(f"convblock{i + 1}", "sequential", ins, w, children=tuple(layers)))
         ins = w
