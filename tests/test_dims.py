@@ -246,3 +246,17 @@ def test_a_volume_model_file_loads_back(tmp_path: Path, cli: Cli) -> None:
     assert set(saved) == set(model.state_dict()) and all(
         torch.equal(model.state_dict()[k], v) for k, v in saved.items()
     )
+
+
+@pytest.mark.slow
+def test_a_video_backbone_gives_its_reductions_per_axis() -> None:
+    """mc3_18 strides in space only after layer1: feature_info's reductions are torchvision's size ratios per axis."""
+    reference, shapes = torchvision.models.video.mc3_18().eval(), []
+    for name in ("stem", "layer1", "layer2", "layer3", "layer4"):
+        getattr(reference, name).register_forward_hook(lambda m, i, o: shapes.append(tuple(o.shape[2:])))
+    with torch.no_grad():
+        reference(torch.zeros(1, 3, 8, 64, 64))
+    model = netspec.build("video/mc3_18", features=["stem", "layer1", "layer2", "layer3", "layer4"])
+    ratios = [tuple(v // s for v, s in zip((8, 64, 64), shape, strict=True)) for shape in shapes]
+    assert ratios[-1] == (1, 16, 16)  # the clip's 8 frames are never strided; no pool after the stem
+    assert model.feature_info.reduction() == [r[0] if len(set(r)) == 1 else r for r in ratios]

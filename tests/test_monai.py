@@ -190,3 +190,19 @@ def test_a_checkpoint_as_medicalnet_publishes_it_loads(tmp_path: Path) -> None:
     report = netspec.load_weights(model, tmp_path / "resnet_50_23dataset.pth")
     assert str(report).startswith(f"loaded {len(state)} of the model's {len(state)} tensors")
     assert torch.equal(model.layer4[2].conv3.weight, reference.layer4[2].conv3.weight)
+
+
+def test_a_backbone_returns_monais_features_with_their_reductions_per_axis() -> None:
+    """MedicalNet's ResNet-18 as a backbone (features: stem, layer1..4) returns what MONAI's ResNetFeatures
+    returns, tensor for tensor, and its feature_info gives each one's reduction on every axis of the volume."""
+    reference = ResNetFeatures("resnet18", pretrained=False, spatial_dims=3, in_channels=1).eval()
+    model = netspec.build("monai/medicalnet_resnet18", features=["stem", "layer1", "layer2", "layer3", "layer4"])
+    netspec.load_weights(model, {k: v for k, v in reference.state_dict().items() if not k.startswith("fc.")})
+    volume = torch.randn(1, 1, 64, 64, 32)  # each axis divisible by each stride, so a reduction is a ratio of sizes
+    with torch.no_grad():
+        ours, theirs = model.eval()(volume), reference(volume)
+    for x, y in zip(ours, theirs, strict=True):
+        torch.testing.assert_close(x, y)
+    ratios = [tuple(v // s for v, s in zip((64, 64, 32), t.shape[2:], strict=True)) for t in theirs]
+    # (one number when it is the same on every axis, as a spec writes it)
+    assert model.feature_info.reduction() == [r[0] if len(set(r)) == 1 else r for r in ratios]

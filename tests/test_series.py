@@ -147,3 +147,23 @@ def test_a_set_aeon_does_not_ship_is_named_with_those_it_does(tmp_path: Path) ->
         match=r"^--data ucr:GunPoin: aeon ships no such set; it ships .*GunPoint.*; did you mean 'GunPoint'\?$",
     ):
         netspec.train("signal/wang_resnet", data="ucr:GunPoin", workers=0, out=str(tmp_path / "run"))
+
+
+@pytest.mark.slow
+def test_a_series_network_fine_tunes_from_weights_with_frozen_parts(tmp_path: Path) -> None:
+    """--weights with a new head (--skip fc) and layer1 frozen, in 1-D: layer1 ends as the file gave it, the rest
+    trains."""
+    import torch
+
+    start = netspec.build(_spec(head={"classes": 3}))
+    torch.save(start.state_dict(), tmp_path / "start.pt")
+    data = _waves(tmp_path / "waves.npz")
+    result = netspec.train(
+        _spec(), data=f"npz:{data}", weights=str(tmp_path / "start.pt"), skip=("fc",), freeze=("layer1",),
+        epochs=2, batch_size=8, workers=0, out=str(tmp_path / "run"),
+    )  # fmt: skip
+    trained, given = result.model.state_dict(), start.state_dict()
+    assert all(
+        torch.equal(trained[k].cpu(), v) for k, v in given.items() if k.startswith("layer1.") and "num_batches" not in k
+    )
+    assert not torch.equal(trained["layer2.0.convblock1.0.weight"].cpu(), given["layer2.0.convblock1.0.weight"])
